@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The hot loops need a real SIMD target: without `-target-cpu`, Swift lowers
+// `addingProduct` to a libm `fmaf` call per lane (50x slower, see
+// ../shared/notes/swift-performance.md). haswell = AVX2 + FMA, the x86-64
+// baseline we support; AUTODECO_TARGET_CPU overrides it (e.g. `native`).
+// On other architectures the compiler default is used (NEON has FMA).
+#if arch(x86_64)
+let targetCPU = Context.environment["AUTODECO_TARGET_CPU"] ?? "haswell"
+let simdFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+#else
+let simdFlags: [SwiftSetting] = []
+#endif
+
+let common: [SwiftSetting] = simdFlags + [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "AutoDeco",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "AutoDeco", targets: ["AutoDeco"]),
+        .executable(name: "autodeco", targets: ["AutoDecoCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Layer 1: hot loops on raw buffers.
+        .target(name: "Kernels", swiftSettings: common),
+        // Layer 2: file formats (GGUF, npy), memory-mapped and validated.
+        .target(name: "ModelFiles", dependencies: ["Kernels"], swiftSettings: common),
+        // Layer 3: BPE tokenizer, detokenizer, chat templates.
+        .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: common),
+        // Layer 4: the Llama family forward pass.
+        .target(name: "Models", dependencies: ["Kernels", "ModelFiles", "Tokenizers"], swiftSettings: common),
+        // Layer 5: samplers, controllers, the generation loop.
+        .target(name: "Decoding", dependencies: ["Models"], swiftSettings: common),
+        // Layer 6 and the library product: the paper (heads come later) and the public API.
+        .target(name: "AutoDeco", dependencies: ["Decoding"], swiftSettings: common),
+        // Layer 9: the command-line tool, thin over the library.
+        .executableTarget(
+            name: "AutoDecoCLI",
+            dependencies: ["AutoDeco", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: common),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], swiftSettings: common),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], swiftSettings: common),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers"], swiftSettings: common),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding"], swiftSettings: common),
+    ]
+)

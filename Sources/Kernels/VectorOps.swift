@@ -1,0 +1,110 @@
+import Foundation
+
+/// Elementwise and normalisation kernels on float rows.
+public enum VectorOps {
+    /// out = x / sqrt(mean(x^2) + eps) * weight, for one row of length n.
+    @inline(__always)
+    public static func rmsNorm(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, n: Int, eps: Float) {
+        let ss = dotF32(x, x, n)
+        let scale = 1 / (ss / Float(n) + eps).squareRoot()
+        var i = 0
+        let s8 = SIMD8<Float>(repeating: scale)
+        while i + 8 <= n { storeSIMD(loadSIMD8(x + i) * s8 * loadSIMD8(weight + i), out + i); i += 8 }
+        while i < n { out[i] = x[i] * scale * weight[i]; i += 1 }
+    }
+
+    /// y += x
+    @inline(__always)
+    public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {
+        var i = 0
+        while i + 8 <= n { storeSIMD(loadSIMD8(y + i) + loadSIMD8(x + i), y + i); i += 8 }
+        while i < n { y[i] += x[i]; i += 1 }
+    }
+
+    /// gate = silu(gate) * up  (SwiGLU), in place.
+    @inline(__always)
+    public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
+        for i in 0..<n {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// In-place softmax of x[0..<n]; returns the max.
+    @inline(__always)
+    @discardableResult
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
+        var m = -Float.infinity
+        for i in 0..<n where x[i] > m { m = x[i] }
+        var s: Float = 0
+        for i in 0..<n { let e = expf(x[i] - m); x[i] = e; s += e }
+        let inv = 1 / s
+        for i in 0..<n { x[i] *= inv }
+        return m
+    }
+
+    /// y += a * x
+    @inline(__always)
+    public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int) {
+        var i = 0
+        let a8 = SIMD8<Float>(repeating: a)
+        while i + 8 <= n { storeSIMD(loadSIMD8(y + i).addingProduct(a8, loadSIMD8(x + i)), y + i); i += 8 }
+        while i < n { y[i] += a * x[i]; i += 1 }
+    }
+}
+
+/// Rotary position embedding.
+public enum RopeStyle: Sendable, Equatable {
+    /// Rotate (x[2i], x[2i+1]): GGUF `llama` weights (the converter permuted q/k for this).
+    case adjacentPairs
+    /// Rotate (x[i], x[i + d/2]): Hugging Face checkpoints and GGUF qwen2/neox models.
+    case splitHalf
+}
+
+public struct Rope: Sendable {
+    public let dims: Int
+    public let base: Float
+    public let style: RopeStyle
+    /// inverse frequencies base^(-2i/dims), i in 0..<dims/2
+    private let invFreq: [Float]
+
+    public init(dims: Int, base: Float, style: RopeStyle) {
+        self.dims = dims; self.base = base; self.style = style
+        invFreq = (0..<(dims / 2)).map { i in Float(pow(Double(base), -2.0 * Double(i) / Double(dims))) }
+    }
+
+    /// cos/sin table for one position: cs[2i] = cos, cs[2i+1] = sin. `cs` holds `dims` floats.
+    @inline(__always)
+    public func table(position: Int, into cs: UnsafeMutablePointer<Float>) {
+        for i in 0..<(dims / 2) {
+            // Angles computed in double: positions reach 10^4-10^5 and float32 would lose the phase.
+            let a = Double(position) * Double(invFreq[i])
+            cs[2 * i] = Float(cos(a)); cs[2 * i + 1] = Float(sin(a))
+        }
+    }
+
+    /// Rotates `heads` vectors of length `headDim` (consecutive) with a precomputed table.
+    @inline(__always)
+    public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, table cs: UnsafePointer<Float>) {
+        let half = dims / 2
+        for h in 0..<heads {
+            let v = x + h * headDim
+            switch style {
+            case .adjacentPairs:
+                for i in 0..<half {
+                    let c = cs[2 * i], s = cs[2 * i + 1]
+                    let a = v[2 * i], b = v[2 * i + 1]
+                    v[2 * i] = a * c - b * s
+                    v[2 * i + 1] = a * s + b * c
+                }
+            case .splitHalf:
+                for i in 0..<half {
+                    let c = cs[2 * i], s = cs[2 * i + 1]
+                    let a = v[i], b = v[i + half]
+                    v[i] = a * c - b * s
+                    v[i + half] = a * s + b * c
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Kernels
+import ModelFiles
+
+/// Which positions of a forward pass need logits.
+public enum LogitsRequest: Sendable {
+    case none, last, all
+}
+
+/// The result of a forward pass over T tokens.
+public struct ForwardOutput: Sendable {
+    /// Final hidden states (after the final RMSNorm: the LM head's input), [T, hidden].
+    public var hidden: [Float]
+    /// Logits for the requested positions, [P, vocab] (P = 0, 1 or T).
+    public var logits: [Float]
+    public var tokenCount: Int
+}
+
+/// Per-sequence state: the KV cache and reusable scratch buffers.
+public final class ModelContext: @unchecked Sendable {
+    public let cache: KVCache
+    let workspace: Workspace
+    init(cache: KVCache, workspace: Workspace) { self.cache = cache; self.workspace = workspace }
+}
+
+/// A Llama-family decoder (Llama, Qwen2, Qwen3) running from GGUF weights on the CPU.
+///
+/// ```swift
+/// let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+/// let ctx = model.makeContext(capacity: 512)
+/// let out = try model.forward([1, 4093, 198], context: ctx, logits: .last)
+/// ```
+public final class LlamaModel: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: LlamaWeights
+    public let pool: ThreadPool
+    let file: GGUFFile
+    let rope: Rope
+
+    public init(gguf: GGUFFile, threads: Int = ThreadPool.defaultThreadCount) throws {
+        file = gguf
+        config = try ModelConfig(gguf: gguf)
+        weights = try LlamaWeights(gguf: gguf, config: config)
+        pool = ThreadPool.shared(threads: threads)
+        rope = Rope(dims: config.headDim, base: config.ropeBase, style: config.ropeStyle)
+    }
+
+    /// A new sequence context holding up to `capacity` positions (capped at the model's context length).
+    public func makeContext(capacity: Int) -> ModelContext {
+        let cap = max(1, min(capacity, config.contextLength))
+        return ModelContext(cache: KVCache(layers: config.layers, kvDim: config.kvDim, capacity: cap),
+                            workspace: Workspace(config: config, threads: pool.threadCount))
+    }
+
+    /// Runs `tokens` at positions cache.length ..< cache.length + T as one batch and appends them to the cache.
+    public func forward(_ tokens: [Int32], context: ModelContext, logits request: LogitsRequest) throws -> ForwardOutput {
+        let c = config, T = tokens.count
+        guard T > 0 else { throw ModelError.emptyInput }
+        let cache = context.cache, start = cache.length
+        guard start + T <= cache.capacity else { throw ModelError.contextFull(needed: start + T, capacity: cache.capacity) }
+        for t in tokens where t < 0 || Int(t) >= c.vocab { throw ModelError.tokenOutOfRange(token: t, vocab: c.vocab) }
+
+        let ws = context.workspace
+        ws.prepare(tokens: T, context: start + T)
+        let x = ws.x.pointer, xn = ws.xn.pointer  // [T, hidden]
+        for (t, id) in tokens.enumerated() { weights.tokenEmbedding.dequantizeRow(Int(id), into: x + t * c.hidden) }
+
+        for (li, L) in weights.layers.enumerated() {
+            // Attention block.
+            for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.attnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
+            let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
+            linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws)
+            prepareQK(L, q: q, k: k, v: v, tokens: T, start: start, ws: ws)
+            for t in 0..<T {  // append K and V to the cache
+                (cache.keys[li] + (start + t) * c.kvDim).update(from: k + t * c.kvDim, count: c.kvDim)
+                (cache.values[li] + (start + t) * c.kvDim).update(from: v + t * c.kvDim, count: c.kvDim)
+            }
+            attention(layer: li, q: q, out: ws.attn.pointer, tokens: T, start: start, cache: cache, ws: ws)
+            linear([(L.wo, ws.tmp.pointer)], input: ws.attn.pointer, tokens: T, ws: ws)
+            VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
+
+            // Feed-forward block (SwiGLU).
+            for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.ffnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
+            let g = ws.gate.pointer, u = ws.up.pointer  // [T, ffn]
+            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws)
+            VectorOps.swiglu(g, u, n: T * c.ffn)
+            linear([(L.down, ws.tmp.pointer)], input: g, tokens: T, ws: ws)
+            VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
+        }
+        cache.length = start + T
+
+        var hidden = [Float](repeating: 0, count: T * c.hidden)
+        hidden.withUnsafeMutableBufferPointer { h in
+            for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, weights.outputNorm, h.baseAddress! + t * c.hidden, n: c.hidden, eps: c.normEps) }
+        }
+        let rows: Range<Int>
+        switch request {
+        case .none: rows = 0..<0
+        case .last: rows = (T - 1)..<T
+        case .all: rows = 0..<T
+        }
+        var logits = [Float]()
+        if !rows.isEmpty {
+            logits = [Float](repeating: 0, count: rows.count * c.vocab)
+            hidden.withUnsafeBufferPointer { h in
+                logits.withUnsafeMutableBufferPointer { l in
+                    linear([(weights.output, l.baseAddress!)], input: h.baseAddress! + rows.lowerBound * c.hidden, tokens: rows.count, ws: ws)
+                }
+            }
+        }
+        return ForwardOutput(hidden: hidden, logits: logits, tokenCount: T)
+    }
+
+    // MARK: - Steps
+
+    /// Biases, per-head q/k norms and RoPE, applied to each token's q and k.
+    private func prepareQK(_ L: LayerWeights, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+                           v: UnsafeMutablePointer<Float>, tokens T: Int, start: Int, ws: Workspace) {
+        let c = config
+        let cs = ws.ropeTable.pointer  // [headDim]
+        for t in 0..<T {
+            let qt = q + t * c.qDim, kt = k + t * c.kvDim
+            if let bq = L.bq, let bk = L.bk, let bv = L.bv {
+                VectorOps.add(qt, bq, n: c.qDim); VectorOps.add(kt, bk, n: c.kvDim)
+                VectorOps.add(v + t * c.kvDim, bv, n: c.kvDim)
+            }
+            if let qn = L.qNorm, let kn = L.kNorm {
+                for h in 0..<c.heads { VectorOps.rmsNorm(qt + h * c.headDim, qn, qt + h * c.headDim, n: c.headDim, eps: c.normEps) }
+                for h in 0..<c.kvHeads { VectorOps.rmsNorm(kt + h * c.headDim, kn, kt + h * c.headDim, n: c.headDim, eps: c.normEps) }
+            }
+            rope.table(position: start + t, into: cs)
+            rope.apply(qt, heads: c.heads, headDim: c.headDim, table: cs)
+            rope.apply(kt, heads: c.kvHeads, headDim: c.headDim, table: cs)
+        }
+    }
+
+    /// Causal grouped-query attention for T queries over the cache; out is [T, qDim].
+    private func attention(layer: Int, q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+                           tokens T: Int, start: Int, cache: KVCache, ws: Workspace) {
+        let c = config
+        let group = c.heads / c.kvHeads
+        let scale = 1 / Float(c.headDim).squareRoot()
+        let tasks = T * c.heads
+        let n = pool.threadCount
+        let keys = cache.keys[layer], values = cache.values[layer]
+        let work = { (thread: Int) in
+            let scores = ws.scores[thread].pointer
+            // Interleaved tasks balance the causal triangle across threads.
+            var task = thread
+            while task < tasks {
+                let t = task / c.heads, h = task % c.heads
+                let kvh = h / group
+                Attention.attend(query: q + t * c.qDim + h * c.headDim,
+                                 keys: keys + kvh * c.headDim, values: values + kvh * c.headDim,
+                                 stride: c.kvDim, length: start + t + 1, headDim: c.headDim, scale: scale,
+                                 scores: scores, out: out + t * c.qDim + h * c.headDim)
+                task += n
+            }
+        }
+        if tasks * (start + T) < 4096 { for i in 0..<n { work(i) } } else { pool.run(work) }
+    }
+
+    /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel
+    /// region over the concatenated rows of all matrices.
+    private func linear(_ mats: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafePointer<Float>,
+                        tokens T: Int, ws: Workspace) {
+        let cols = mats[0].0.cols
+        let total = mats.reduce(0) { $0 + $1.0.rows }
+        let sums = ws.blockSums.pointer
+        if T == 1 && mats.contains(where: { $0.0.needsBlockSums }) { blockSums(input, cols: cols, into: sums) }
+        let n = pool.threadCount
+        pool.run { thread in
+            let lo = total * thread / n, hi = total * (thread + 1) / n
+            var base = 0
+            for (w, out) in mats {
+                let a = max(lo, base) - base, b = min(hi, base + w.rows) - base
+                if a < b {
+                    if T == 1 {
+                        MatMul.matvec(w, input, sums, out, rows: a..<b)
+                    } else {
+                        MatMul.matmul(w, input, tokens: T, out, ldy: w.rows, rows: a..<b, panel: ws.panels[thread].pointer)
+                    }
+                }
+                base += w.rows
+            }
+        }
+    }
+}

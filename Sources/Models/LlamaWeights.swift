@@ -1,0 +1,87 @@
+import Kernels
+import ModelFiles
+
+/// One transformer block's weights. Matrices stay in the mapped file in their
+/// stored format; small vectors (norms, biases) are copied out as floats.
+public struct LayerWeights: @unchecked Sendable {
+    public let attnNorm: [Float]           // [hidden]
+    public let wq, wk, wv, wo: WeightMatrix // [qDim, hidden], [kvDim, hidden] x2, [hidden, qDim]
+    public let bq, bk, bv: [Float]?         // Qwen2 biases
+    public let qNorm, kNorm: [Float]?       // Qwen3 per-head norms [headDim]
+    public let ffnNorm: [Float]            // [hidden]
+    public let gate, up, down: WeightMatrix // [ffn, hidden] x2, [hidden, ffn]
+}
+
+/// All weights of a Llama-family model, checked against its configuration.
+public struct LlamaWeights: @unchecked Sendable {
+    public let tokenEmbedding: WeightMatrix // [vocab, hidden]
+    public let layers: [LayerWeights]
+    public let outputNorm: [Float]          // [hidden]
+    /// The LM head [vocab, hidden]; the token embedding when the model ties them.
+    public let output: WeightMatrix
+    public let tiedEmbeddings: Bool
+
+    public init(gguf f: GGUFFile, config c: ModelConfig) throws {
+        func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+            let (info, bytes) = try f.tensor(name, shape: [cols, rows])
+            guard let base = bytes.baseAddress else { throw GGUFError.missingTensor(path: f.path, name: name) }
+            return WeightMatrix(format: try Self.format(info, path: f.path), rows: rows, cols: cols, data: base)
+        }
+        func vector(_ name: String, _ n: Int) throws -> [Float] {
+            let (info, bytes) = try f.tensor(name, shape: [n])
+            guard let base = bytes.baseAddress else { throw GGUFError.missingTensor(path: f.path, name: name) }
+            let m = WeightMatrix(format: try Self.format(info, path: f.path), rows: 1, cols: n, data: base)
+            var out = [Float](repeating: 0, count: n)
+            out.withUnsafeMutableBufferPointer { o in if let p = o.baseAddress { m.dequantizeRow(0, into: p) } }
+            return out
+        }
+        tokenEmbedding = try matrix("token_embd.weight", rows: c.vocab, cols: c.hidden)
+        outputNorm = try vector("output_norm.weight", c.hidden)
+        if f.hasTensor("output.weight") {
+            output = try matrix("output.weight", rows: c.vocab, cols: c.hidden)
+            tiedEmbeddings = false
+        } else {
+            output = tokenEmbedding
+            tiedEmbeddings = true
+        }
+        var ls = [LayerWeights]()
+        for i in 0..<c.layers {
+            let p = "blk.\(i)."
+            ls.append(LayerWeights(
+                attnNorm: try vector(p + "attn_norm.weight", c.hidden),
+                wq: try matrix(p + "attn_q.weight", rows: c.qDim, cols: c.hidden),
+                wk: try matrix(p + "attn_k.weight", rows: c.kvDim, cols: c.hidden),
+                wv: try matrix(p + "attn_v.weight", rows: c.kvDim, cols: c.hidden),
+                wo: try matrix(p + "attn_output.weight", rows: c.hidden, cols: c.qDim),
+                bq: c.qkvBias ? try vector(p + "attn_q.bias", c.qDim) : nil,
+                bk: c.qkvBias ? try vector(p + "attn_k.bias", c.kvDim) : nil,
+                bv: c.qkvBias ? try vector(p + "attn_v.bias", c.kvDim) : nil,
+                qNorm: c.qkNorm ? try vector(p + "attn_q_norm.weight", c.headDim) : nil,
+                kNorm: c.qkNorm ? try vector(p + "attn_k_norm.weight", c.headDim) : nil,
+                ffnNorm: try vector(p + "ffn_norm.weight", c.hidden),
+                gate: try matrix(p + "ffn_gate.weight", rows: c.ffn, cols: c.hidden),
+                up: try matrix(p + "ffn_up.weight", rows: c.ffn, cols: c.hidden),
+                down: try matrix(p + "ffn_down.weight", rows: c.hidden, cols: c.ffn)))
+        }
+        layers = ls
+    }
+
+    static func format(_ info: GGUFTensorInfo, path: String) throws -> WeightFormat {
+        switch info.type {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q4_0: return .q4_0
+        case .q4_1: return .q4_1
+        case .q8_0: return .q8_0
+        default: throw ModelError.unsupportedWeightType(path: path, tensor: info.name, type: info.type.description)
+        }
+    }
+
+    /// Bytes of weights read for one decoded token.
+    public var bytesPerToken: Int {
+        layers.reduce(output.byteCount) { s, l in
+            s + [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down].reduce(0) { $0 + $1.byteCount }
+        }
+    }
+}

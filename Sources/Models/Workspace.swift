@@ -1,0 +1,32 @@
+import Kernels
+
+/// Scratch buffers of one sequence's forward pass, grown on demand and reused.
+final class Workspace {
+    let config: ModelConfig
+    let x = FloatBuffer(), xn = FloatBuffer(), tmp = FloatBuffer()  // [T, hidden]
+    let q = FloatBuffer(), attn = FloatBuffer()                     // [T, qDim]
+    let k = FloatBuffer(), v = FloatBuffer()                        // [T, kvDim]
+    let gate = FloatBuffer(), up = FloatBuffer()                    // [T, ffn]
+    let blockSums = FloatBuffer()                                   // [max(hidden, ffn, qDim) / 32]
+    let ropeTable = FloatBuffer()                                   // [headDim]
+    let panels: [FloatBuffer]                                       // per thread [4, max cols]
+    let scores: [FloatBuffer]                                       // per thread [context]
+
+    init(config: ModelConfig, threads: Int) {
+        self.config = config
+        let maxCols = max(config.hidden, config.ffn, config.qDim)
+        panels = (0..<threads).map { _ in FloatBuffer(4 * maxCols) }
+        scores = (0..<threads).map { _ in FloatBuffer(256) }
+        blockSums.reserve(maxCols / 32 + 1)
+        ropeTable.reserve(config.headDim)
+    }
+
+    func prepare(tokens T: Int, context: Int) {
+        let c = config
+        for b in [x, xn, tmp] { b.reserve(T * c.hidden) }
+        for b in [q, attn] { b.reserve(T * c.qDim) }
+        for b in [k, v] { b.reserve(T * c.kvDim) }
+        for b in [gate, up] { b.reserve(T * c.ffn) }
+        for s in scores { s.reserve(context) }
+    }
+}
