@@ -102,7 +102,7 @@ public final class GGUFFile: @unchecked Sendable {
                     reason: "row length \(shape[0]) is not a multiple of the \(type) block size \(layout.values)")
             }
             guard offset < UInt64(1) << 48 else {
-                throw GGUFError.tensorOutOfBounds(path: path, tensor: name, offset: Int(offset >> 16), size: 0, available: 0)
+                throw GGUFError.tensorOutOfBounds(path: path, tensor: name, offset: Int(clamping: offset), size: 0, available: mapping.bytes.count)
             }
             guard Int(offset) % align == 0 else {
                 throw GGUFError.misalignedTensor(path: path, tensor: name, offset: Int(offset), alignment: align)
