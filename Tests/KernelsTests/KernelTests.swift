@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import Kernels
+
+struct KernelTests {
+    static func randomRow(_ n: Int, seed: Int) -> [Float] {
+        var s = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<n).map { _ in
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Int64(bitPattern: s) % 2000) / 1000
+        }
+    }
+
+    static let formats: [WeightFormat] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+
+    /// Max error of quantize -> dequantize per format, relative to the row's max magnitude.
+    @Test(arguments: formats)
+    func quantizationRoundTrip(format: WeightFormat) {
+        let x = Self.randomRow(256, seed: 3)
+        let bytes = Quantizer.quantize(x, to: format)
+        #expect(bytes.count == format.rowBytes(256))
+        var y = [Float](repeating: .nan, count: 256)
+        bytes.withUnsafeBytes { b in
+            WeightMatrix(format: format, rows: 1, cols: 256, data: b.baseAddress!).dequantizeRow(0, into: &y)
+        }
+        // Error bounds from each format's step size (per 32-block at most the row's), plus the
+        // rounding of the fp16 scale (and min) when they are stored.
+        let a = x.map { abs($0) }.max() ?? 0, range = (x.max() ?? 0) - (x.min() ?? 0)
+        let bound: Float
+        switch format {
+        case .f32: bound = 0
+        case .f16: bound = a * 1e-3
+        case .bf16: bound = a * 4e-3
+        case .q8_0: bound = a / 127 / 2 + a * 1e-3
+        case .q4_0: bound = a / 8 + a * 1e-3          // the top code clamps: -max lands one step short
+        case .q4_1: bound = range / 15 / 2 + a * 2e-3
+        }
+        let err = zip(x, y).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(err <= bound, "\(format): max error \(err), bound \(bound)")
+    }
+
+    /// The fused decode dot product equals dequantize-then-dot (float64 reference).
+    @Test(arguments: formats)
+    func fusedDotMatchesDequantizedDot(format: WeightFormat) {
+        let rows = 7, cols = 160
+        let w = (0..<rows).flatMap { Self.randomRow(cols, seed: 10 + $0) }
+        let bytes = (0..<rows).flatMap { Quantizer.quantize(Array(w[($0 * cols)..<(($0 + 1) * cols)]), to: format) }
+        let x = Self.randomRow(cols, seed: 99)
+        var sums = [Float](repeating: 0, count: cols / 32)
+        blockSums(x, cols: cols, into: &sums)
+        bytes.withUnsafeBytes { b in
+            let m = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
+            var deq = [Float](repeating: 0, count: cols)
+            for r in 0..<rows {
+                m.dequantizeRow(r, into: &deq)
+                let ref = zip(deq, x).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let got = m.dot(row: r, x, blockSums: sums)
+                #expect(abs(Double(got) - ref) < 1e-3, "\(format) row \(r): \(got) vs \(ref)")
+            }
+        }
+    }
+
+    /// The tiled prompt matmul equals the decode matvec for every token and row count.
+    @Test(arguments: [1, 2, 3, 4, 5, 7, 50, 97])
+    func matmulMatchesMatvec(tokens: Int) {
+        let rows = 13, cols = 96
+        let w = (0..<rows).flatMap { Self.randomRow(cols, seed: 200 + $0) }
+        let bytes = (0..<rows).flatMap { Quantizer.quantize(Array(w[($0 * cols)..<(($0 + 1) * cols)]), to: .q4_1) }
+        let x = (0..<tokens).flatMap { Self.randomRow(cols, seed: 300 + $0) }
+        var y = [Float](repeating: .nan, count: tokens * rows)
+        var panel = [Float](repeating: 0, count: 4 * cols)
+        bytes.withUnsafeBytes { b in
+            let m = WeightMatrix(format: .q4_1, rows: rows, cols: cols, data: b.baseAddress!)
+            MatMul.matmul(m, x, tokens: tokens, &y, ldy: rows, rows: 0..<rows, panel: &panel)
+            var sums = [Float](repeating: 0, count: cols / 32), one = [Float](repeating: 0, count: rows)
+            for t in 0..<tokens {
+                let xt = Array(x[(t * cols)..<((t + 1) * cols)])
+                blockSums(xt, cols: cols, into: &sums)
+                MatMul.matvec(m, xt, sums, &one, rows: 0..<rows)
+                for r in 0..<rows { #expect(abs(one[r] - y[t * rows + r]) < 1e-4) }
+            }
+        }
+    }
+
+    @Test func ropeRotatesPairsAndKeepsNorm() {
+        let rope = Rope(dims: 8, base: 10000, style: .adjacentPairs)
+        var cs = [Float](repeating: 0, count: 8)
+        rope.table(position: 3, into: &cs)
+        var v: [Float] = [1, 0, 0, 1, 2, 2, -1, 3]
+        let norm0 = v.reduce(0) { $0 + $1 * $1 }
+        rope.apply(&v, heads: 1, headDim: 8, table: cs)
+        #expect(abs(v[0] - cos(3)) < 1e-6 && abs(v[1] - sin(3)) < 1e-6)  // pair 0 rotates by 3 rad
+        #expect(abs(v.reduce(0) { $0 + $1 * $1 } - norm0) < 1e-4)
+        let half = Rope(dims: 8, base: 10000, style: .splitHalf)
+        var u: [Float] = [1, 0, 0, 0, 0, 0, 0, 0]
+        half.apply(&u, heads: 1, headDim: 8, table: cs)
+        #expect(abs(u[0] - cos(3)) < 1e-6 && abs(u[4] - sin(3)) < 1e-6)  // pairs (i, i + d/2)
+    }
+
+    @Test func softmaxAndRMSNorm() {
+        var x: [Float] = [1, 2, 3, -1000]
+        VectorOps.softmax(&x, n: 4)
+        let e = [exp(1.0), exp(2.0), exp(3.0)]
+        let z = e.reduce(0, +)
+        for i in 0..<3 { #expect(abs(Double(x[i]) - e[i] / z) < 1e-6) }
+        #expect(x[3] == 0)
+        let v: [Float] = [3, 4], w: [Float] = [1, 2]
+        var out = [Float](repeating: 0, count: 2)
+        VectorOps.rmsNorm(v, w, &out, n: 2, eps: 0)
+        let r = Float((12.5).squareRoot())
+        #expect(abs(out[0] - 3 / r) < 1e-6 && abs(out[1] - 8 / r) < 1e-6)
+    }
+
+    @Test func threadPoolRunsEveryIndexOnceAndManyTimes() {
+        let pool = ThreadPool.shared(threads: 2)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        counts.initialize(repeating: 0, count: 2)
+        defer { counts.deallocate() }
+        for _ in 0..<20_000 { pool.run { counts[$0] += 1 } }
+        #expect(counts[0] == 20_000 && counts[1] == 20_000)
+        var covered = [Int](repeating: 0, count: 1001)
+        covered.withUnsafeMutableBufferPointer { c in
+            pool.parallelFor(1001) { r in for i in r { c[i] += 1 } }
+        }
+        #expect(covered.allSatisfy { $0 == 1 })
+    }
+}
