@@ -1,0 +1,58 @@
+/// What to generate and how to sample it: a plain value.
+public struct GenerateParameters: Sendable, Equatable {
+    /// Stop after this many generated tokens (finish reason `.length`).
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Generation stops when the text contains one of these; the stop string is not emitted.
+    public var stopStrings: [String]
+    /// Also stop on the model's end-of-generation tokens (they are not emitted as text).
+    public var stopOnEndOfGeneration: Bool
+
+    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
+                stopStrings: [String] = [], stopOnEndOfGeneration: Bool = true) {
+        self.maxTokens = maxTokens; self.sampling = sampling
+        self.stopStrings = stopStrings; self.stopOnEndOfGeneration = stopOnEndOfGeneration
+    }
+}
+
+/// Why generation ended.
+public enum StopReason: String, Sendable, Codable {
+    /// An end-of-generation token or a stop string.
+    case stop
+    /// `maxTokens` reached, or the context is full.
+    case length
+    /// The consumer cancelled.
+    case cancelled
+}
+
+/// One generated token.
+public struct GeneratedToken: Sendable, Equatable {
+    public var id: Int32
+    /// The text this token adds (may be empty while a UTF-8 sequence or a possible stop string is incomplete).
+    public var text: String
+    /// log p(token) under the model's unmodified distribution.
+    public var logprob: Float
+}
+
+/// Counts and timings of one generation.
+public struct GenerationSummary: Sendable, Equatable {
+    public var promptTokens: Int
+    /// Prompt tokens actually computed (the rest were reused from the KV cache).
+    public var promptTokensEvaluated: Int
+    public var generatedTokens: Int
+    public var promptSeconds: Double
+    public var generationSeconds: Double
+    public var stopReason: StopReason
+
+    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokensEvaluated) / promptSeconds : 0 }
+    /// Decode speed: tokens after the first, over the time after the first (the first comes from the prompt pass).
+    public var generationTokensPerSecond: Double {
+        generationSeconds > 0 ? Double(max(generatedTokens - 1, 0)) / generationSeconds : 0
+    }
+}
+
+/// Events of a generation stream: tokens, then exactly one summary.
+public enum GenerationEvent: Sendable, Equatable {
+    case token(GeneratedToken)
+    case summary(GenerationSummary)
+}
