@@ -35,7 +35,7 @@ let package = Package(
         // Layer 4: the Llama family forward pass.
         .target(name: "Models", dependencies: ["Kernels", "ModelFiles", "Tokenizers"], swiftSettings: common),
         // Layer 5: samplers, controllers, the generation loop.
-        .target(name: "Decoding", dependencies: ["Models"], swiftSettings: common),
+        .target(name: "Decoding", dependencies: ["Kernels", "Models"], swiftSettings: common),
         // Layer 6 and the library product: the paper (heads come later) and the public API.
         .target(name: "AutoDeco", dependencies: ["Decoding"], swiftSettings: common),
         // Layer 9: the command-line tool, thin over the library.
@@ -46,8 +46,8 @@ let package = Package(
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], swiftSettings: common),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], swiftSettings: common),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles", "Models"], swiftSettings: common),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers"], swiftSettings: common),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding"], swiftSettings: common),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )

@@ -36,7 +36,7 @@ public struct StreamingDetokenizer {
 
     /// Length of the longest prefix that does not end inside a possibly valid, unfinished
     /// UTF-8 sequence. Invalid bytes are not held (they decode to U+FFFD right away).
-    static func completePrefixLength(_ b: [UInt8]) -> Int {
+    public static func completePrefixLength(_ b: [UInt8]) -> Int {
         let n = b.count
         // A sequence is at most 4 bytes: look back at most 3 for its lead byte.
         var i = n - 1

@@ -3,6 +3,7 @@ import Testing
 import ModelFiles
 import Models
 import Decoding
+import Tokenizers
 
 enum SharedModel {
     private static let loaded = Result<LoadedModel, Error> {

@@ -125,3 +125,34 @@ struct KernelTests {
         #expect(covered.allSatisfy { $0 == 1 })
     }
 }
+
+struct ExpTests {
+    @Test func simdExpMatchesLibmAndZeroesUnderflow() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let v = expSIMD(SIMD8(repeating: x))[0]
+            let ref = Float(Foundation.exp(Double(x)))
+            worst = max(worst, abs(v - ref) / ref)
+            x += 0.0137
+        }
+        #expect(worst < 5e-7, "max relative error \(worst)")
+        #expect(expSIMD(SIMD8(repeating: -.infinity))[0] == 0)
+        #expect(expSIMD(SIMD8(repeating: -100))[0] == 0)
+        #expect(expSIMD(SIMD8(repeating: -1e30))[0] == 0)
+        #expect(expSIMD(SIMD8(repeating: 0))[0] == 1)
+    }
+
+    @Test func sumAndSearchOfExpAgreeWithScalarCode() {
+        let xs = (0..<1003).map { Float(($0 * 37) % 101) / 10 - 5 }
+        let ref = xs.reduce(0.0) { $0 + Foundation.exp(Double($1 - 2) * 0.5) }
+        xs.withUnsafeBufferPointer { b in
+            let s = VectorOps.sumExp(b.baseAddress!, n: b.count, shift: 2, scale: 0.5)
+            #expect(abs(Double(s) - ref) / ref < 1e-5)
+            var cum = 0.0
+            let target = ref * 0.6
+            let expected = xs.indices.first { cum += Foundation.exp(Double(xs[$0] - 2) * 0.5); return cum > target }!
+            #expect(VectorOps.searchCumulativeExp(b.baseAddress!, n: b.count, shift: 2, scale: 0.5, target: Float(target)) == expected)
+        }
+    }
+}

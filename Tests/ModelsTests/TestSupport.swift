@@ -26,7 +26,7 @@ struct ReferencePrompt: Decodable {
 }
 
 struct Top64: Decodable {
-    struct Position: Decodable { let pos: Int; let input_id: Int32; let logsumexp: Double; let ids: [Int32]; let logits: [Double] }
+    struct Position: Decodable { let pos: Int; let input_id: Int32?; let logsumexp: Double; let ids: [Int32]; let logits: [Double] }
     let positions: [Position]
 }
 

@@ -1,13 +1,13 @@
 /// Holds back streamed text that might be the beginning of a stop string, so
 /// that a stop string is never emitted, not even partly.
-struct StopStringMatcher {
-    let stops: [String]
+public struct StopStringMatcher {
+    public let stops: [String]
     private var pending = ""
 
-    init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
+    public init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
 
     /// Appends new text; returns what can be emitted now and whether a stop string was hit.
-    mutating func append(_ text: String) -> (emit: String, stopped: Bool) {
+    public mutating func append(_ text: String) -> (emit: String, stopped: Bool) {
         guard !stops.isEmpty else { return (text, false) }
         pending += text
         if let hit = stops.compactMap({ pending.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
@@ -29,5 +29,5 @@ struct StopStringMatcher {
     }
 
     /// Text still held back when generation ends for another reason.
-    mutating func flush() -> String { defer { pending = "" }; return pending }
+    public mutating func flush() -> String { defer { pending = "" }; return pending }
 }

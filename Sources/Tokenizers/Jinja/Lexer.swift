@@ -86,6 +86,7 @@ struct TemplateLexer {
                 var body = String.UnicodeScalarView()
                 var quote: Unicode.Scalar?
                 var closed = false
+                var depth = 0
                 while j < s.count {
                     let c = s[j]
                     if c == "\n" { line += 1 }
@@ -96,8 +97,12 @@ struct TemplateLexer {
                         j += 1; continue
                     }
                     if kind != .comment && (c == "'" || c == "\"") { quote = c; body.append(c); j += 1; continue }
-                    if c == "-" && at(j + 1) == close && at(j + 2) == "}" { tag.minusRight = true; j += 3; closed = true; break }
-                    if c == close && at(j + 1) == "}" { j += 2; closed = true; break }
+                    // As in jinja2, the tag cannot end inside brackets: `{{ {'a': {}} }}` is one tag.
+                    if depth == 0 && c == "-" && at(j + 1) == close && at(j + 2) == "}" { tag.minusRight = true; j += 3; closed = true; break }
+                    if depth == 0 && c == close && at(j + 1) == "}" { j += 2; closed = true; break }
+                    if kind != .comment {
+                        if c == "(" || c == "[" || c == "{" { depth += 1 } else if (c == ")" || c == "]" || c == "}") && depth > 0 { depth -= 1 }
+                    }
                     body.append(c); j += 1
                 }
                 guard closed else {

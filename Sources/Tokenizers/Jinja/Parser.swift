@@ -40,7 +40,8 @@ struct TemplateParser {
             let line = segments.last.map { seg -> Int in
                 switch seg { case .output(_, let l), .statement(_, let l): return l; case .text: return 0 }
             } ?? 0
-            throw TemplateError.syntax(line: line, message: "missing {% \(terminators.sorted().joined(separator: " or ")) %} before the end of the template")
+            let closer = terminators.first { $0.hasPrefix("end") } ?? terminators.sorted()[0]
+            throw TemplateError.syntax(line: line, message: "missing {% \(closer) %} before the end of the template")
         }
         return (nodes, nil)
     }
@@ -241,10 +242,13 @@ struct ExprStream {
         return e
     }
 
-    private mutating func parseUnary() throws -> Expr {
-        if accept(op: "-") { return .unary("-", try parseUnary()) }
-        if accept(op: "+") { return .unary("+", try parseUnary()) }
-        return try parseFilters(try parsePostfix(try parsePrimary()))
+    /// As in jinja2, filters bind looser than a sign: `-3|abs` is `abs(-3)`.
+    private mutating func parseUnary(withFilters: Bool = true) throws -> Expr {
+        let e: Expr
+        if accept(op: "-") { e = .unary("-", try parseUnary(withFilters: false)) }
+        else if accept(op: "+") { e = .unary("+", try parseUnary(withFilters: false)) }
+        else { e = try parsePostfix(try parsePrimary()) }
+        return withFilters ? try parseFilters(e) : e
     }
 
     private mutating func parsePrimary() throws -> Expr {
