@@ -36,30 +36,22 @@ struct BenchCommand: ParsableCommand {
         // Deterministic, non-special token ids.
         let tokens = { (n: Int) in (0..<n).map { Int32(100 + ($0 * 7919) % max(m.config.vocab - 200, 1)) } }
 
-        if nPrompt > 0 {
-            let ids = tokens(nPrompt)
-            let ctx = m.makeContext(capacity: nPrompt)
+        // One warm-up run, then `repetitions` timed runs on an emptied KV cache.
+        func measure(_ test: String, _ n: Int, _ run: ([Int32], ModelContext) throws -> Void) rethrows {
+            guard n > 0 else { return }
+            let ids = tokens(n)
+            let ctx = m.makeContext(capacity: n)
             var samples = [Double]()
             for rep in 0...repetitions {
                 ctx.cache.truncate(to: 0)
                 let t0 = Date()
-                _ = try m.forward(ids, context: ctx, logits: .last)
-                if rep > 0 { samples.append(Double(nPrompt) / Date().timeIntervalSince(t0)) }
+                try run(ids, ctx)
+                if rep > 0 { samples.append(Double(n) / Date().timeIntervalSince(t0)) }
             }
-            rows.append(("pp\(nPrompt)", samples))
+            rows.append((test, samples))
         }
-        if nGen > 0 {
-            let ids = tokens(nGen)
-            let ctx = m.makeContext(capacity: nGen)
-            var samples = [Double]()
-            for rep in 0...repetitions {
-                ctx.cache.truncate(to: 0)
-                let t0 = Date()
-                for id in ids { _ = try m.forward([id], context: ctx, logits: .last) }
-                if rep > 0 { samples.append(Double(nGen) / Date().timeIntervalSince(t0)) }
-            }
-            rows.append(("tg\(nGen)", samples))
-        }
+        try measure("pp\(nPrompt)", nPrompt) { ids, ctx in _ = try m.forward(ids, context: ctx, logits: .last) }
+        try measure("tg\(nGen)", nGen) { ids, ctx in for id in ids { _ = try m.forward([id], context: ctx, logits: .last) } }
 
         func stats(_ s: [Double]) -> (mean: Double, sd: Double) {
             let mean = s.reduce(0, +) / Double(s.count)
