@@ -37,7 +37,7 @@ let package = Package(
         // Layer 5: samplers, controllers, the generation loop.
         .target(name: "Decoding", dependencies: ["Kernels", "Models"], swiftSettings: common),
         // Layer 6 and the library product: the paper (heads come later) and the public API.
-        .target(name: "AutoDeco", dependencies: ["Decoding"], swiftSettings: common),
+        .target(name: "AutoDeco", dependencies: ["Decoding", "Models", "ModelFiles", "Kernels"], swiftSettings: common),
         // Layer 9: the command-line tool, thin over the library.
         .executableTarget(
             name: "AutoDecoCLI",
@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], swiftSettings: common),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles", "Models"], swiftSettings: common),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers"], swiftSettings: common),
+        .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco"], swiftSettings: common),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )

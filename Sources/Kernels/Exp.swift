@@ -80,3 +80,31 @@ extension VectorOps {
         return total
     }
 }
+
+/// Vectorised natural log for x > 0 (normal floats): x = m 2^k with m in [sqrt(1/2), sqrt(2)),
+/// ln x = k ln2 + ln(1 + f), f = m - 1, by Cephes' logf polynomial (relative error ~1e-7).
+/// Integer bit operations only, for the same reason as `expSIMD`.
+@inline(__always)
+public func logSIMD(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    // Shift the bit pattern so the mantissa lands in [sqrt(1/2), sqrt(2)) and the exponent follows.
+    let bits = unsafeBitCast(x, to: SIMD8<Int32>.self) &+ (0x3F80_0000 - 0x3F35_04F3)
+    let kInt = (bits &>> 23) &- 127
+    let m = unsafeBitCast((bits & 0x007F_FFFF) &+ 0x3F35_04F3, to: SIMD8<Float>.self)
+    // Int -> Float without the stdlib's out-of-line conversion: 1.5 * 2^23 + k, minus the magic.
+    let k = unsafeBitCast(kInt &+ 0x4B40_0000, to: SIMD8<Float>.self) - SIMD8(repeating: 12_582_912)
+    let f = m - SIMD8(repeating: 1)
+    let z = f * f
+    var y = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+    y = y * f - SIMD8(repeating: 1.151_461_031_0e-1)
+    y = y * f + SIMD8(repeating: 1.167_699_874_0e-1)
+    y = y * f - SIMD8(repeating: 1.242_014_084_6e-1)
+    y = y * f + SIMD8(repeating: 1.424_932_278_7e-1)
+    y = y * f - SIMD8(repeating: 1.666_805_766_5e-1)
+    y = y * f + SIMD8(repeating: 2.000_071_476_5e-1)
+    y = y * f - SIMD8(repeating: 2.499_999_399_3e-1)
+    y = y * f + SIMD8(repeating: 3.333_333_117_4e-1)
+    y = y * f * z
+    y = y.addingProduct(k, SIMD8(repeating: -2.121_944_40e-4))
+    y = y.addingProduct(z, SIMD8(repeating: -0.5))
+    return (f + y).addingProduct(k, SIMD8(repeating: 0.693_359_375))
+}

@@ -156,3 +156,18 @@ struct ExpTests {
         }
     }
 }
+
+struct LogTests {
+    @Test func simdLogMatchesLibm() {
+        var worst: Float = 0
+        var x: Float = 1e-30
+        while x < 1e30 {
+            let v = logSIMD(SIMD8(repeating: x))[0]
+            let ref = Float(Foundation.log(Double(x)))
+            worst = max(worst, abs(v - ref) / max(abs(ref), 1))
+            x *= 1.0173
+        }
+        #expect(worst < 3e-7, "max error \(worst)")
+        #expect(logSIMD(SIMD8(repeating: 1))[0] == 0)
+    }
+}

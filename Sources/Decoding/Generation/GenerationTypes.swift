@@ -32,6 +32,28 @@ public struct GeneratedToken: Sendable, Equatable {
     public var text: String
     /// log p(token) under the model's unmodified distribution.
     public var logprob: Float
+    /// The temperature this token was sampled with (0 = greedy), after combining the controller's
+    /// prediction with the user's setting.
+    public var temperature: Float
+    /// The top-p this token was sampled with.
+    public var topP: Float
+
+    public init(id: Int32, text: String, logprob: Float, temperature: Float = 0, topP: Float = 1) {
+        self.id = id; self.text = text; self.logprob = logprob; self.temperature = temperature; self.topP = topP
+    }
+}
+
+/// Minimum, mean and maximum of a per-token value over a generation.
+public struct ValueRange: Sendable, Equatable {
+    public var min: Float
+    public var mean: Float
+    public var max: Float
+}
+
+struct RunningRange {
+    private var lo = Float.infinity, hi = -Float.infinity, sum = 0.0, count = 0
+    mutating func add(_ v: Float) { lo = Swift.min(lo, v); hi = Swift.max(hi, v); sum += Double(v); count += 1 }
+    var range: ValueRange? { count == 0 ? nil : ValueRange(min: lo, mean: Float(sum / Double(count)), max: hi) }
 }
 
 /// Counts and timings of one generation.
@@ -43,6 +65,9 @@ public struct GenerationSummary: Sendable, Equatable {
     public var promptSeconds: Double
     public var generationSeconds: Double
     public var stopReason: StopReason
+    /// Range of the per-token temperatures and top-p values used (nil when nothing was generated).
+    public var temperature: ValueRange? = nil
+    public var topP: ValueRange? = nil
 
     public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokensEvaluated) / promptSeconds : 0 }
     /// Decode speed: tokens after the first, over the time after the first (the first comes from the prompt pass).

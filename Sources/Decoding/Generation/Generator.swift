@@ -8,6 +8,8 @@ import Tokenizers
 /// Swift concurrency pool.
 public final class Generator: @unchecked Sendable {
     public let model: LoadedModel
+    /// Predicts each token's temperature and top-p (combined with the user's by the AutoDeco rule).
+    public var controller: any DecodingController
     let context: ModelContext
     private var cachedTokens: [Int32] = []
     private let lock = NSLock()
@@ -15,8 +17,9 @@ public final class Generator: @unchecked Sendable {
     /// Prompt tokens computed per forward pass (bounds scratch memory on long prompts).
     static let prefillChunk = 512
 
-    public init(model: LoadedModel, contextSize: Int = 4096) {
+    public init(model: LoadedModel, contextSize: Int = 4096, controller: any DecodingController = StaticController()) {
         self.model = model
+        self.controller = controller
         context = model.model.makeContext(capacity: contextSize)
     }
 
@@ -60,11 +63,14 @@ public final class Generator: @unchecked Sendable {
         cache.truncate(to: common)
         cachedTokens.removeSubrange(common...)
         var logits = [Float]()
+        var hidden = [Float]()  // [H] of the last position
+        let H = lm.config.hidden
         var i = common
         while i < prompt.count {
             let chunk = Array(prompt[i..<min(prompt.count, i + Self.prefillChunk)])
             let last = i + chunk.count == prompt.count
-            logits = try lm.forward(chunk, context: context, logits: last ? .last : .none).logits
+            let out = try lm.forward(chunk, context: context, logits: last ? .last : .none)
+            if last { logits = out.logits; hidden = Array(out.hidden[((chunk.count - 1) * H)...]) }
             cachedTokens += chunk
             i += chunk.count
         }
@@ -78,29 +84,35 @@ public final class Generator: @unchecked Sendable {
         var generated = 0
         var reason = StopReason.length
         var firstTokenTime = 0.0
+        var tStats = RunningRange(), pStats = RunningRange()
         while generated < p.maxTokens {
             if cancelled.isSet { reason = .cancelled; break }
-            let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0) }
+            let d = hidden.withUnsafeBufferPointer { h in logits.withUnsafeBufferPointer { controller.decide(hidden: h, logits: $0) } }
+                .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
+            tStats.add(d.temperature); pStats.add(d.topP)
+            let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, temperature: d.temperature, topP: d.topP) }
             generated += 1
             if generated == 1 { firstTokenTime = Date().timeIntervalSince(decodeStart) }
             if p.stopOnEndOfGeneration && endTokens.contains(s.id) {
-                onToken(GeneratedToken(id: s.id, text: detokenizer.flush() + stopper.flush(), logprob: s.logprob))
+                onToken(GeneratedToken(id: s.id, text: detokenizer.flush() + stopper.flush(), logprob: s.logprob,
+                                       temperature: d.temperature, topP: d.topP))
                 reason = .stop
                 break
             }
             let (emit, stopped) = stopper.append(detokenizer.append(s.id))
             let isLast = stopped || generated == p.maxTokens || cache.length >= cache.capacity
             let tail = isLast && !stopped ? stopper.append(detokenizer.flush()).emit + stopper.flush() : ""
-            onToken(GeneratedToken(id: s.id, text: emit + tail, logprob: s.logprob))
+            onToken(GeneratedToken(id: s.id, text: emit + tail, logprob: s.logprob, temperature: d.temperature, topP: d.topP))
             if stopped { reason = .stop; break }
             if isLast { reason = .length; break }
-            logits = try lm.forward([s.id], context: context, logits: .last).logits
+            let out = try lm.forward([s.id], context: context, logits: .last)
+            logits = out.logits; hidden = out.hidden
             cachedTokens.append(s.id)
         }
         return GenerationSummary(promptTokens: prompt.count, promptTokensEvaluated: prompt.count - common,
                                  generatedTokens: generated, promptSeconds: promptSeconds + firstTokenTime,
                                  generationSeconds: Date().timeIntervalSince(decodeStart) - firstTokenTime,
-                                 stopReason: reason)
+                                 stopReason: reason, temperature: tStats.range, topP: pStats.range)
     }
 
     /// Forget the cached conversation.

@@ -1,0 +1,59 @@
+import Foundation
+import Kernels
+
+/// A PyTorch `nn.Linear` in its own layout: weight [out, in] row-major, bias [out].
+public struct Linear: Sendable, Equatable {
+    public let inputs: Int
+    public let outputs: Int
+    public var weight: [Float]
+    public var bias: [Float]
+
+    public init(inputs: Int, outputs: Int, weight: [Float], bias: [Float]) {
+        precondition(weight.count == inputs * outputs && bias.count == outputs, "Linear shape mismatch")
+        self.inputs = inputs; self.outputs = outputs; self.weight = weight; self.bias = bias
+    }
+
+    /// PyTorch's default initialisation (`reset_parameters`): Kaiming-uniform with a = sqrt(5),
+    /// which bounds weights by 1/sqrt(in), and biases uniform in the same bound.
+    public init<G: RandomNumberGenerator>(inputs: Int, outputs: Int, using g: inout G) {
+        let bound = 1 / Float(inputs).squareRoot()
+        self.init(inputs: inputs, outputs: outputs,
+                  weight: (0..<(inputs * outputs)).map { _ in Float.random(in: -bound..<bound, using: &g) },
+                  bias: (0..<outputs).map { _ in Float.random(in: -bound..<bound, using: &g) })
+    }
+}
+
+/// `Linear(in, 256) -> ReLU -> Linear(256, 1) -> Sigmoid`, the body of both AutoDeco heads.
+public struct HeadMLP: Sendable, Equatable {
+    public static let width = 256
+    public var first: Linear   // [256, in]
+    public var second: Linear  // [1, 256]
+
+    public init(first: Linear, second: Linear) { self.first = first; self.second = second }
+
+    public init<G: RandomNumberGenerator>(inputs: Int, using g: inout G) {
+        first = Linear(inputs: inputs, outputs: Self.width, using: &g)
+        second = Linear(inputs: Self.width, outputs: 1, using: &g)
+    }
+
+    public var parameterCount: Int { first.weight.count + first.bias.count + second.weight.count + second.bias.count }
+
+    /// sigmoid(w2 . relu(W1 [main, extra] + b1) + b2). The input is `main` (contiguous) followed by
+    /// `extra` (the top-p head's five scalar features), without building the concatenation.
+    @inline(__always)
+    public func callAsFunction(_ main: UnsafePointer<Float>, count: Int, extra: [Float] = []) -> Float {
+        let inputs = first.inputs
+        var out = second.bias[0]
+        first.weight.withUnsafeBufferPointer { w in
+            second.weight.withUnsafeBufferPointer { w2 in
+                for r in 0..<Self.width {
+                    let row = w.baseAddress! + r * inputs
+                    var a = first.bias[r] + dotF32(row, main, count)
+                    for (j, x) in extra.enumerated() { a += row[count + j] * x }
+                    if a > 0 { out += w2[r] * a }
+                }
+            }
+        }
+        return 1 / (1 + expf(-out))
+    }
+}

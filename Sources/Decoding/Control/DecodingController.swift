@@ -1,0 +1,32 @@
+/// The temperature and top-p a controller predicts for one token (before the user's settings
+/// are combined in).
+public struct DecodingDecision: Sendable, Equatable {
+    public var temperature: Float
+    public var topP: Float
+    public init(temperature: Float, topP: Float) { self.temperature = temperature; self.topP = topP }
+
+    /// What a static controller predicts: the neutral element of the combination rule.
+    public static let neutral = DecodingDecision(temperature: 1, topP: 1)
+
+    /// The official AutoDeco inference rule: final T = T_pred * user T (user T = 0 means greedy),
+    /// final P = clamp(P_pred * user P, 0, 1).
+    public func combined(userTemperature: Float, userTopP: Float) -> DecodingDecision {
+        DecodingDecision(temperature: userTemperature == 0 ? 0 : temperature * userTemperature,
+                         topP: min(max(topP * userTopP, 0), 1))
+    }
+}
+
+/// Turns a token's final hidden state and logits into the temperature and top-p to sample it
+/// with: the AutoDeco heads, a heuristic, or fixed values. One instance serves one sequence
+/// at a time (it may keep scratch buffers).
+public protocol DecodingController: AnyObject {
+    /// `hidden`: the LM head's input [H]; `logits`: the raw LM-head output [V].
+    func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision
+}
+
+/// The user's own settings, unchanged: predicts T = 1 and P = 1, so the combination rule
+/// leaves the user's temperature and top-p as they are.
+public final class StaticController: DecodingController {
+    public init() {}
+    public func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision { .neutral }
+}
