@@ -18,16 +18,26 @@ struct ChatCommand: AsyncParsableCommand {
     var system: String?
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var headsOptions: HeadsOptions
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let params = try sampling.parameters()
+        let params = try sampling.parameters(withHeads: headsOptions.heads != nil)
         let lm = try modelOptions.load()
-        var session = ChatSession(model: lm, system: system, contextSize: sampling.ctx)
+        let controller = try headsOptions.controller(for: lm)
+        func newSession() -> ChatSession {
+            ChatSession(model: lm, system: system, contextSize: sampling.ctx, controller: controller ?? StaticController())
+        }
+        var session = newSession()
         if let message {
-            _ = try await Console.stream(session.send(message, parameters: params), json: sampling.json)
+            let (_, tokens) = try await Console.stream(session.send(message, parameters: params), json: sampling.json)
+            if let trace = sampling.trace {
+                try Console.writeTrace(trace, title: "autodeco chat", prompt: message, tokens: tokens,
+                                       details: traceDetails(lm: lm, heads: headsOptions, params: params))
+            }
             return
         }
+        if sampling.trace != nil { Console.info("--trace is written for one-turn chats (give a MESSAGE); ignored here") }
         Console.info("Chatting with \(lm.name). /reset starts over, /quit or Ctrl-D leaves.")
         while true {
             Console.out("> ")
@@ -35,7 +45,7 @@ struct ChatCommand: AsyncParsableCommand {
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.isEmpty { continue }
             if text == "/quit" || text == "/exit" { break }
-            if text == "/reset" { session = ChatSession(model: lm, system: system, contextSize: sampling.ctx); continue }
+            if text == "/reset" { session = newSession(); continue }
             do {
                 _ = try await Console.stream(session.send(text, parameters: params), json: sampling.json)
             } catch {
@@ -55,15 +65,37 @@ struct GenerateCommand: AsyncParsableCommand {
     var prompt: String
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var headsOptions: HeadsOptions
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let params = try sampling.parameters()
+        let params = try sampling.parameters(withHeads: headsOptions.heads != nil)
         let lm = try modelOptions.load()
         let ids = lm.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt tokenizes to nothing") }
-        let generator = Generator(model: lm, contextSize: sampling.ctx)
+        let generator = Generator(model: lm, contextSize: sampling.ctx,
+                                  controller: try headsOptions.controller(for: lm) ?? StaticController())
         if !sampling.json { Console.out(prompt) }
-        _ = try await Console.stream(generator.generate(prompt: ids, parameters: params), json: sampling.json)
+        let (_, tokens) = try await Console.stream(generator.generate(prompt: ids, parameters: params), json: sampling.json)
+        if let trace = sampling.trace {
+            try Console.writeTrace(trace, title: "autodeco generate", prompt: prompt, tokens: tokens,
+                                   details: traceDetails(lm: lm, heads: headsOptions, params: params))
+        }
     }
+}
+
+/// Header lines of a trace page: what produced it.
+func traceDetails(lm: LoadedModel, heads: HeadsOptions, params: GenerateParameters) -> [String] {
+    let s = params.sampling
+    var lines = ["model: \(lm.name) (\(lm.path))"]
+    if let h = heads.heads {
+        var which = [String]()
+        if heads.noTemperatureHead { which.append("temperature head off") }
+        if heads.noTopPHead { which.append("top-p head off") }
+        lines.append("AutoDeco heads: \(h)" + (which.isEmpty ? "" : " (\(which.joined(separator: ", ")))"))
+    } else {
+        lines.append("static decoding (no heads)")
+    }
+    lines.append("user settings: temperature \(s.temperature), top-p \(s.topP), top-k \(s.topK), min-p \(s.minP), seed \(s.seed.map(String.init) ?? "random"), max tokens \(params.maxTokens)")
+    return lines
 }

@@ -16,8 +16,17 @@ enum Console {
     }
 
     static func summaryLine(_ s: GenerationSummary) -> String {
-        String(format: "prompt: %d tokens, %.1f t/s | generation: %d tokens, %.1f t/s | stop: %@",
-               s.promptTokens, s.promptTokensPerSecond, s.generatedTokens, s.generationTokensPerSecond, s.stopReason.rawValue)
+        var line = String(format: "prompt: %d tokens, %.1f t/s | generation: %d tokens, %.1f t/s | stop: %@",
+                          s.promptTokens, s.promptTokensPerSecond, s.generatedTokens, s.generationTokensPerSecond, s.stopReason.rawValue)
+        if let t = s.temperature, let p = s.topP {
+            line += String(format: " | T mean %.3f (%.3f-%.3f), P mean %.3f (%.3f-%.3f)", t.mean, t.min, t.max, p.mean, p.min, p.max)
+        }
+        return line
+    }
+
+    static func rangeJSON(_ r: ValueRange?) -> Any {
+        guard let r else { return NSNull() }
+        return ["min": Double(r.min), "mean": Double(r.mean), "max": Double(r.max)]
     }
 
     static func summaryJSON(_ s: GenerationSummary) -> [String: Any] {
@@ -28,22 +37,41 @@ enum Console {
             "prompt_tokens_per_second": s.promptTokensPerSecond,
             "generation_tokens_per_second": s.generationTokensPerSecond,
             "stop_reason": s.stopReason.rawValue,
+            "temperature": rangeJSON(s.temperature), "top_p": rangeJSON(s.topP),
         ] as [String: Any]]
     }
 
-    /// Streams a generation: text (or JSON lines) to stdout, the summary to stderr.
-    static func stream(_ events: AsyncThrowingStream<GenerationEvent, Error>, json: Bool) async throws -> GenerationSummary? {
+    /// Streams a generation: text (or JSON lines) to stdout, the summary to stderr. Returns the
+    /// summary and the tokens (for traces).
+    @discardableResult
+    static func stream(_ events: AsyncThrowingStream<GenerationEvent, Error>, json: Bool) async throws -> (GenerationSummary?, [GeneratedToken]) {
         var summary: GenerationSummary?
+        var tokens = [GeneratedToken]()
         for try await event in events {
             switch event {
             case .token(let t):
-                if json { jsonLine(["id": Int(t.id), "text": t.text, "logprob": Double(t.logprob)]) } else { out(t.text) }
+                tokens.append(t)
+                if json {
+                    jsonLine(["id": Int(t.id), "text": t.text, "logprob": Double(t.logprob),
+                              "temperature": Double(t.temperature), "top_p": Double(t.topP)])
+                } else {
+                    out(t.text)
+                }
             case .summary(let s):
                 summary = s
                 if json { jsonLine(summaryJSON(s)) } else { out("\n") }
                 info(summaryLine(s))
             }
         }
-        return summary
+        return (summary, tokens)
+    }
+
+    /// Writes a `TraceHTML` page of `tokens` (atomically) and says where.
+    static func writeTrace(_ path: String, title: String, prompt: String, tokens: [GeneratedToken], details: [String]) throws {
+        let page = TraceHTML(title: title, prompt: prompt,
+                             tokens: tokens.map { TraceHTML.Token(text: $0.text, temperature: $0.temperature, topP: $0.topP) },
+                             details: details).render()
+        try AtomicWrite.write(Data(page.utf8), to: path)
+        info("trace written to \(path)")
     }
 }

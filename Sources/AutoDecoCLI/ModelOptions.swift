@@ -27,22 +27,45 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The AutoDeco heads of chat, generate and bench.
+struct HeadsOptions: ParsableArguments {
+    @Option(name: .long, help: "An AutoDeco heads checkpoint directory (official format): the heads predict each token's temperature and top-p.")
+    var heads: String?
+
+    @Flag(name: .customLong("no-temperature-head"), help: "Ablation: switch the temperature head off (the user's temperature is used).")
+    var noTemperatureHead = false
+
+    @Flag(name: .customLong("no-top-p-head"), help: "Ablation: switch the top-p head off (the user's top-p is used).")
+    var noTopPHead = false
+
+    /// The controller for `lm`: the heads when given (checked against the model), else nil.
+    func controller(for lm: LoadedModel) throws -> AutoDecoController? {
+        guard let heads else { return nil }
+        let loaded = try AutoDecoCheckpoint.load(directory: heads, hiddenSize: lm.model.config.hidden,
+                                                 baseModelType: lm.model.config.architecture)
+        return AutoDecoController(heads: loaded, useTemperatureHead: !noTemperatureHead, useTopPHead: !noTopPHead)
+    }
+}
+
 /// Sampling and stopping options of chat and generate (flags as in llm-tool and llama.cpp).
+/// Defaults depend on whether AutoDeco heads are in use: without them, llama.cpp's (T 0.8,
+/// top-p 0.95, top-k 40, min-p 0.05); with them, the heads' predictions as they are (user
+/// T 1 and P 1, no top-k, no min-p), as the official inference rule intends.
 struct SamplingOptions: ParsableArguments {
     @Option(name: [.customShort("m"), .long], help: "Maximum tokens to generate.")
     var maxTokens: Int = 256
 
-    @Option(name: [.customShort("t"), .long], help: "Temperature; 0 = greedy.")
-    var temperature: Float = 0.8
+    @Option(name: [.customShort("t"), .long], help: "Temperature; 0 = greedy. With --heads it multiplies the predicted temperature. (default: 0.8, or 1 with --heads)")
+    var temperature: Float?
 
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the smallest set of tokens with this much probability (1 = off).")
-    var topP: Float = 0.95
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the smallest set of tokens with this much probability (1 = off). With --heads it multiplies the predicted top-p. (default: 0.95, or 1 with --heads)")
+    var topP: Float?
 
-    @Option(name: .customLong("top-k"), help: "Keep the k most probable tokens (0 = off).")
-    var topK: Int = 40
+    @Option(name: .customLong("top-k"), help: "Keep the k most probable tokens (0 = off). (default: 40, or 0 with --heads)")
+    var topK: Int?
 
-    @Option(name: .customLong("min-p"), help: "Drop tokens less probable than min-p times the most probable one (0 = off).")
-    var minP: Float = 0.05
+    @Option(name: .customLong("min-p"), help: "Drop tokens less probable than min-p times the most probable one (0 = off). (default: 0.05, or 0 with --heads)")
+    var minP: Float?
 
     @Option(name: .long, help: "Random seed (same seed, same output).")
     var seed: UInt64?
@@ -53,13 +76,20 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "KV-cache size in tokens (prompt + output).")
     var ctx: Int = 4096
 
-    @Flag(name: .long, help: "Write one JSON line per token (id, text, logprob) and a final summary line, for scripts.")
+    @Flag(name: .long, help: "Write one JSON line per token (id, text, logprob, temperature, top_p) and a final summary line, for scripts.")
     var json = false
 
-    func parameters() throws -> GenerateParameters {
+    @Option(name: .long, help: "Write a self-contained HTML page of the generation: each token shaded by its temperature, and the temperature and top-p curves.")
+    var trace: String?
+
+    func parameters(withHeads: Bool = false) throws -> GenerateParameters {
+        let temperature = self.temperature ?? (withHeads ? 1 : 0.8)
+        let topP = self.topP ?? (withHeads ? 1 : 0.95)
+        let topK = self.topK ?? (withHeads ? 0 : 40)
+        let minP = self.minP ?? (withHeads ? 0 : 0.05)
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be >= 0") }
-        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard topP >= 0, topP <= 1 || withHeads, topP.isFinite else { throw ValidationError("--top-p must be in [0, 1]") }
         guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
         guard minP >= 0, minP <= 1 else { throw ValidationError("--min-p must be in [0, 1]") }
         guard ctx >= 16 else { throw ValidationError("--ctx must be at least 16") }

@@ -16,8 +16,9 @@ public final class ChatSession: @unchecked Sendable {
     public let generator: Generator
     public private(set) var messages: [ChatMessage]
 
-    public init(model: LoadedModel, system: String? = nil, contextSize: Int = 4096) {
-        generator = Generator(model: model, contextSize: contextSize)
+    public init(model: LoadedModel, system: String? = nil, contextSize: Int = 4096,
+                controller: any DecodingController = StaticController()) {
+        generator = Generator(model: model, contextSize: contextSize, controller: controller)
         messages = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
     }
 
