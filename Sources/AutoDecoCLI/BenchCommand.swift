@@ -24,6 +24,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of the table.")
     var json = false
 
+    @Option(name: .long, help: "Also measure decoding with these AutoDeco heads: tgN+heads runs the heads and full-vocabulary top-p sampling after every token, and their cost per token is reported.")
+    var heads: String?
+
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
@@ -52,6 +55,42 @@ struct BenchCommand: ParsableCommand {
         }
         try measure("pp\(nPrompt)", nPrompt) { ids, ctx in _ = try m.forward(ids, context: ctx, logits: .last) }
         try measure("tg\(nGen)", nGen) { ids, ctx in for id in ids { _ = try m.forward([id], context: ctx, logits: .last) } }
+        // With heads: a real generation (sampled tokens fed back, from a chat prompt) running the
+        // controller and the sampler after every token, user T = P = 1 and no top-k/min-p, so top-p
+        // runs over the whole vocabulary. Their time is also measured on its own.
+        var headsNanos: UInt64 = 0, samplingNanos: UInt64 = 0, controlledTokens = 0
+        if let heads {
+            let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(
+                directory: heads, hiddenSize: m.config.hidden, baseModelType: m.config.architecture))
+            let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Tell me a long story about the sea.")]),
+                                             addSpecial: true, parseSpecial: true)
+            var samples = [Double]()
+            for rep in 0...repetitions {
+                var sampler = Sampler(parameters: .unfiltered(seed: UInt64(rep)))
+                let ctx = m.makeContext(capacity: prompt.count + nGen)
+                var out = try m.forward(prompt, context: ctx, logits: .last)
+                let start = Date()
+                for _ in 0..<nGen {
+                    let hidden = Array(out.hidden.suffix(m.config.hidden))
+                    let next: Int32 = hidden.withUnsafeBufferPointer { h in
+                        out.logits.withUnsafeBufferPointer { l in
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            let d = controller.decide(hidden: h, logits: l)
+                            let t1 = DispatchTime.now().uptimeNanoseconds
+                            let s = sampler.sample(logits: l, temperature: d.temperature, topP: d.topP)
+                            let t2 = DispatchTime.now().uptimeNanoseconds
+                            if rep > 0 { headsNanos += t1 - t0; samplingNanos += t2 - t1; controlledTokens += 1 }
+                            return s.id
+                        }
+                    }
+                    out = try m.forward([next], context: ctx, logits: .last)
+                }
+                if rep > 0 { samples.append(Double(nGen) / Date().timeIntervalSince(start)) }
+            }
+            rows.append(("tg\(nGen)+heads", samples))
+        }
+        let headsMicros = controlledTokens > 0 ? Double(headsNanos) / Double(controlledTokens) / 1000 : 0
+        let samplingMicros = controlledTokens > 0 ? Double(samplingNanos) / Double(controlledTokens) / 1000 : 0
 
         func stats(_ s: [Double]) -> (mean: Double, sd: Double) {
             let mean = s.reduce(0, +) / Double(s.count)
@@ -64,7 +103,9 @@ struct BenchCommand: ParsableCommand {
                 return ["test": r.test, "tokens_per_second": s.mean, "stddev": s.sd, "samples": r.samples]
             }
             Console.jsonLine(["model": lm.name, "path": lm.path, "size_bytes": fileSize, "threads": m.pool.threadCount,
-                              "weights_bytes_per_token": m.weights.bytesPerToken, "results": results])
+                              "weights_bytes_per_token": m.weights.bytesPerToken, "results": results,
+                              "heads": heads.map { h -> Any in
+                                  ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros] } ?? NSNull()])
             return
         }
         let name = "\(m.config.architecture) \(String(format: "%.0fM", Double(params) / 1e6))"
@@ -74,6 +115,11 @@ struct BenchCommand: ParsableCommand {
         for r in rows {
             let s = stats(r.samples)
             Console.out(String(format: "| %@ | %@ | Swift CPU | %d | %@ | %.2f ± %.2f |\n", name, size, m.pool.threadCount, r.test, s.mean, s.sd))
+        }
+        if heads != nil, let tg = rows.first(where: { $0.test == "tg\(nGen)" }) {
+            let tokenMicros = 1e6 / stats(tg.samples).mean
+            Console.out(String(format: "\nheads: %.1f µs/token, full-vocabulary top-p sampling: %.1f µs/token; together %.2f%% of a tg token (%.0f µs)\n",
+                               headsMicros, samplingMicros, 100 * (headsMicros + samplingMicros) / tokenMicros, tokenMicros))
         }
     }
 }

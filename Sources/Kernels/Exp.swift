@@ -49,6 +49,47 @@ extension VectorOps {
         return total
     }
 
+    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum.
+    @inline(__always)
+    public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float, into out: UnsafeMutablePointer<Float>) -> Float {
+        var acc = SIMD8<Float>()
+        let s = SIMD8<Float>(repeating: shift), k = SIMD8<Float>(repeating: scale)
+        var i = 0
+        while i + 8 <= n {
+            let e = expSIMD((loadSIMD8(x + i) - s) * k)
+            storeSIMD(e, out + i)
+            acc += e
+            i += 8
+        }
+        var total = acc.sum()
+        while i < n { out[i] = expSIMD(SIMD8(repeating: (x[i] - shift) * scale))[0]; total += out[i]; i += 1 }
+        return total
+    }
+
+    /// For q = e * invZ (e: n weights): sum (q - mean)^2 and sum q ln(q + eps), the variance and
+    /// entropy sums of the AutoDeco top-p features, in one SIMD pass.
+    public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
+                                          eps: Float) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
+        let iz = SIMD8<Float>(repeating: invZ), mu = SIMD8<Float>(repeating: mean), ep = SIMD8<Float>(repeating: eps)
+        var sq = SIMD8<Float>(), ent = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let q = loadSIMD8(e + i) * iz
+            let d = q - mu
+            sq.addProduct(d, d)
+            ent.addProduct(q, logSIMD(q + ep))
+            i += 8
+        }
+        var sumSq = sq.sum(), sumEnt = ent.sum()
+        while i < n {
+            let q = e[i] * invZ
+            sumSq += (q - mean) * (q - mean)
+            sumEnt += q * logSIMD(SIMD8(repeating: q + eps))[0]
+            i += 1
+        }
+        return (sumSq, sumEnt)
+    }
+
     /// The first index at which the running sum of exp((x[i] - shift) * scale) exceeds `target`
     /// (n - 1 if it never does): inverse-CDF sampling without materialising the distribution.
     @inline(__always)

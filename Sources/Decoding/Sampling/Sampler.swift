@@ -8,10 +8,14 @@ public struct SampledToken: Sendable, Equatable {
     public var logprob: Float
 }
 
-/// Picks tokens from logits by the chain of `SamplingParameters`, without sorting the
-/// vocabulary: candidates are the tokens within `delta` of the top scaled logit, a set that
-/// grows only until it provably holds the top-k / top-p nucleus (usually a few dozen tokens
-/// out of 49k). Keeps its random state between calls; scratch buffers are reused.
+/// Picks tokens from logits by the chain of `SamplingParameters` without sorting the vocabulary.
+///
+/// Per token: a SIMD pass for the log-sum-exp of the raw logits (the reported log-probability);
+/// without filters, an inverse-CDF draw over all tokens. With filters, one SIMD pass writes every
+/// weight exp((l - max) / T) to a reused buffer; the candidates are the tokens above a weight
+/// floor that grows only until it provably holds the top-k set or the top-p nucleus; a binary
+/// max-heap then pops them in descending order until the filter is satisfied (typically tens of
+/// pops out of a few thousand candidates out of 49k tokens).
 ///
 /// ```swift
 /// var sampler = Sampler(parameters: SamplingParameters(temperature: 0.7, seed: 1))
@@ -20,7 +24,7 @@ public struct SampledToken: Sendable, Equatable {
 public struct Sampler {
     public var parameters: SamplingParameters
     private var rng: SeededGenerator
-    private var candidates: [(id: Int32, z: Float)] = []
+    private let buffers = SamplerBuffers()
 
     public init(parameters: SamplingParameters) {
         self.parameters = parameters
@@ -38,10 +42,7 @@ public struct Sampler {
         let n = l.count
         precondition(n > 0, "empty logits")
         guard let base = l.baseAddress else { return SampledToken(id: 0, logprob: 0) }
-        // Max and log-sum-exp of the raw logits (for the reported log-probability).
-        var maxIndex = 0
-        var maxLogit = -Float.infinity
-        for i in 0..<n where l[i] > maxLogit { maxLogit = l[i]; maxIndex = i }
+        let (maxIndex, maxLogit) = VectorOps.argmax(base, n: n)
         let rawSum = VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1)
         let logZ = maxLogit + logf(rawSum)
         func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: l[id] - logZ) }
@@ -50,115 +51,146 @@ public struct Sampler {
         let invT = 1 / temperature
         let p = parameters
         let k = p.topK > 0 && p.topK < n ? p.topK : 0
-        let usesTopP = topP < 1 && k == 0
-        // Scaled partition function: for top-p mass over the whole vocabulary, and for unfiltered draws.
-        var scaledSum: Float = 0
-        if usesTopP || (k == 0 && p.minP <= 0) {
-            scaledSum = invT == 1 ? rawSum : VectorOps.sumExp(base, n: n, shift: maxLogit, scale: invT)
-        }
+        let usesTopP = topP < 1
         if k == 0 && !usesTopP && p.minP <= 0 {
             // Nothing filters: inverse-CDF draw over the whole vocabulary, no candidate list.
-            let target = Float(rng.nextUnit()) * scaledSum
+            let z = invT == 1 ? rawSum : VectorOps.sumExp(base, n: n, shift: maxLogit, scale: invT)
+            let target = Float(rng.nextUnit()) * z
             return result(VectorOps.searchCumulativeExp(base, n: n, shift: maxLogit, scale: invT, target: target))
         }
 
-        // Grow the candidate window {z >= -delta}, z = (logit - max) / T <= 0, until it provably holds
-        // what the filters keep. Min-p keeps only z >= ln(minP), so the window never needs to be wider,
-        // except when top-p must measure the mass of the whole top-k set.
-        let restricts = k > 0 || usesTopP
-        let minPDelta: Float = p.minP > 0 ? -logf(min(p.minP, 1)) : .infinity
-        let limit = k > 0 && topP < 1 ? Float.infinity : minPDelta
-        var delta = min(Float(8), limit)
+        let w = buffers.weights(n)
+        let total = VectorOps.storeExp(base, n: n, shift: maxLogit, scale: invT, into: w)
+        // Candidate floor: min-p never keeps weights below minP (the top weight is 1). Top-k needs
+        // k candidates; top-p alone needs their mass to reach topP of the total; top-p after top-k
+        // needs the whole top-k set, so there min-p cannot stop the search early.
+        let minPFloor: Float = p.minP > 0 ? min(p.minP, 1) : 0
+        let minPStops = !(k > 0 && usesTopP)
+        var floor = max(Float(3.4e-4), minPStops ? minPFloor : 0)  // e^-8 of the top weight
+        let candidates = buffers.candidates(n)
+        var count = 0
         while true {
-            candidates.removeAll(keepingCapacity: true)
+            count = 0
             var mass: Float = 0
-            let floor = -delta
-            for i in 0..<n {
-                let z = (l[i] - maxLogit) * invT
-                if z >= floor { candidates.append((Int32(i), z)); if usesTopP { mass += expf(z) } }
+            for i in 0..<n where w[i] >= floor {
+                candidates[count] = Candidate(weight: w[i], id: Int32(i)); count += 1
+                mass += w[i]
             }
-            let enoughK = k == 0 || candidates.count >= k
-            let enoughP = !usesTopP || mass >= max(topP, 0) * scaledSum
-            if candidates.count == n || delta >= limit || (restricts && enoughK && enoughP) { break }
-            delta = delta > 64 ? .infinity : min(delta * 2, limit)
+            let enough = (k > 0 && count >= k) || (k == 0 && usesTopP && mass >= topP * total) || (k == 0 && !usesTopP)
+            if enough || (minPStops && floor <= minPFloor) || count == n || floor == 0 { break }
+            floor = floor < 1e-30 ? 0 : max(floor * floor, minPStops ? minPFloor : 0)  // e^-8, e^-16, e^-32, ...
         }
+
+        // Top-k, then top-p: the leading candidates that reach k tokens or topP of the mass.
+        let kept = buffers.kept(n)
+        var keptCount = count
         if k > 0 {
-            selectLeading(count: k)
-            if topP < 1 {
+            keptCount = buffers.selectLeading(candidates, count: count, into: kept, goalCount: k, goalMass: .infinity)
+            if usesTopP {
                 // Top-p after top-k is relative to the kept set, as in a standard sampler chain.
-                candidates.sort { $0.z > $1.z || ($0.z == $1.z && $0.id < $1.id) }
-                let target = max(topP, 0) * candidates.reduce(Float(0)) { $0 + expf($1.z) }
+                sortDescending(kept, keptCount)
+                var keptMass: Float = 0
+                for j in 0..<keptCount { keptMass += kept[j].weight }
                 var cum: Float = 0
-                var keep = candidates.count
-                for (j, c) in candidates.enumerated() {
-                    cum += expf(c.z)
-                    if cum >= target { keep = j + 1; break }
-                }
-                candidates.removeSubrange(max(keep, 1)...)
+                for j in 0..<keptCount { cum += kept[j].weight; if cum >= topP * keptMass { keptCount = j + 1; break } }
             }
         } else if usesTopP {
-            selectLeading(mass: max(topP, 0) * scaledSum)
+            keptCount = buffers.selectLeading(candidates, count: count, into: kept, goalCount: .max, goalMass: max(topP, 0) * total)
+        } else {
+            kept.update(from: candidates, count: count)
         }
-        if p.minP > 0 {
-            // Relative to the most probable token, whose z is 0; it always stays.
-            let cut = logf(p.minP)
-            candidates.removeAll { $0.z < cut }
+        if minPFloor > 0 {
+            // Min-p relative to the top weight (1), which always stays.
+            var j = 0
+            for i in 0..<keptCount where kept[i].weight >= minPFloor { kept[j] = kept[i]; j += 1 }
+            keptCount = max(j, 1)
         }
 
-        var total: Double = 0
-        for c in candidates { total += Double(expf(c.z)) }
-        var r = rng.nextUnit() * total
-        for c in candidates {
-            r -= Double(expf(c.z))
-            if r < 0 { return result(Int(c.id)) }
+        var sum: Double = 0
+        for j in 0..<keptCount { sum += Double(kept[j].weight) }
+        var r = rng.nextUnit() * sum
+        for j in 0..<keptCount {
+            r -= Double(kept[j].weight)
+            if r < 0 { return result(Int(kept[j].id)) }
         }
-        return result(Int(candidates[candidates.count - 1].id))
+        return result(Int(kept[max(keptCount - 1, 0)].id))
+    }
+}
+
+/// A token and its unnormalised probability. Higher weight first; equal weights: lower id first.
+struct Candidate {
+    var weight: Float
+    var id: Int32
+    @inline(__always) static func > (a: Candidate, b: Candidate) -> Bool {
+        a.weight > b.weight || (a.weight == b.weight && a.id < b.id)
+    }
+}
+
+/// Sorts candidates by descending weight (ties: lower id first).
+func sortDescending(_ a: UnsafeMutablePointer<Candidate>, _ n: Int) {
+    var b = UnsafeMutableBufferPointer(start: a, count: n)
+    b.sort { $0 > $1 }
+}
+
+/// Scratch memory of a sampler, grown on demand and reused for every token.
+final class SamplerBuffers {
+    private var w: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Candidate>?, k: UnsafeMutablePointer<Candidate>?
+    private var capacity = 0
+
+    private func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        w?.deallocate(); c?.deallocate(); k?.deallocate()
+        w = .allocate(capacity: n); c = .allocate(capacity: n); k = .allocate(capacity: n)
+        capacity = n
     }
 
-    /// Keeps the `count` best candidates (by z, ties to the lower id), in no particular order.
-    private mutating func selectLeading(count: Int) { selectLeading(count: count, mass: nil) }
+    func weights(_ n: Int) -> UnsafeMutablePointer<Float> { reserve(n); return w! }
+    func candidates(_ n: Int) -> UnsafeMutablePointer<Candidate> { reserve(n); return c! }
+    func kept(_ n: Int) -> UnsafeMutablePointer<Candidate> { reserve(n); return k! }
 
-    /// Keeps the smallest set of best candidates whose exp(z) sum reaches `mass` (at least one).
-    private mutating func selectLeading(mass: Float) { selectLeading(count: nil, mass: mass) }
+    /// Histogram of weights by their float bits (positive floats order like their bit patterns):
+    /// 32 buckets per octave, so a bucket spans weights within a factor 2^(1/32).
+    private var bucketCounts = [Int32](repeating: 0, count: 4096)
+    private var bucketMasses = [Float](repeating: 0, count: 4096)
+    private var boundary: [Candidate] = []
 
-    /// Top-k / nucleus selection without sorting every candidate: candidates go into buckets by z;
-    /// the leading buckets that do not yet reach the goal are kept whole, and only the bucket where
-    /// the goal is reached is sorted and cut. A near-flat distribution (a nucleus of 30k tokens)
-    /// then costs two linear passes instead of a 30k-entry sort.
-    private mutating func selectLeading(count goalCount: Int?, mass goalMass: Float?) {
-        func reached(_ n: Int, _ m: Float) -> Bool {
-            if let goalCount { return n >= goalCount }
-            return m >= goalMass ?? 0
+    /// Copies into `out` the smallest set of best candidates (by weight, ties to the lower id) that
+    /// holds `goalCount` tokens or `goalMass` of weight, whichever comes first; returns its size
+    /// (at least 1). Only the histogram bucket where the goal is reached is sorted; the kept set is
+    /// otherwise unordered (a draw does not need order), so a 30,000-token nucleus costs two
+    /// linear passes, not a sort.
+    func selectLeading(_ c: UnsafeMutablePointer<Candidate>, count n: Int, into out: UnsafeMutablePointer<Candidate>,
+                       goalCount: Int, goalMass: Float) -> Int {
+        guard n > 0 else { return 0 }
+        @inline(__always) func key(_ w: Float) -> Int { Int(w.bitPattern >> 18) }  // weights are in (0, 1]
+        return bucketCounts.withUnsafeMutableBufferPointer { counts in
+            bucketMasses.withUnsafeMutableBufferPointer { masses in
+                counts.update(repeating: 0); masses.update(repeating: 0)
+                for i in 0..<n { let b = key(c[i].weight); counts[b] += 1; masses[b] += c[i].weight }
+                var b = key(1)
+                var haveCount = 0
+                var haveMass: Float = 0
+                while b > 0 {
+                    if haveCount + Int(counts[b]) >= goalCount || haveMass + masses[b] >= goalMass { break }
+                    haveCount += Int(counts[b]); haveMass += masses[b]
+                    b -= 1
+                }
+                var m = 0
+                boundary.removeAll(keepingCapacity: true)
+                for i in 0..<n {
+                    let kb = key(c[i].weight)
+                    if kb > b { out[m] = c[i]; m += 1 } else if kb == b { boundary.append(c[i]) }
+                }
+                boundary.sort { $0 > $1 }
+                for x in boundary {
+                    if m >= goalCount || haveMass >= goalMass { break }
+                    out[m] = x; m += 1; haveMass += x.weight
+                }
+                if m == 0, let first = boundary.first { out[0] = first; m = 1 }
+                return m
+            }
         }
-        let bucketCount = 256
-        var lowest: Float = 0
-        for c in candidates where c.z < lowest { lowest = c.z }
-        let scale = lowest < 0 ? Float(bucketCount - 1) / -lowest : 0
-        @inline(__always) func bucket(_ z: Float) -> Int { Int(-z * scale) }  // z >= lowest, so < bucketCount
-        var counts = [Int](repeating: 0, count: bucketCount)
-        var masses = [Float](repeating: 0, count: bucketCount)
-        for c in candidates {
-            let b = bucket(c.z)
-            counts[b] += 1
-            if goalMass != nil { masses[b] += expf(c.z) }
-        }
-        // The boundary bucket: the first where the goal is reached counting it whole.
-        var boundary = bucketCount - 1
-        var countBefore = 0
-        var massBefore: Float = 0
-        for b in 0..<bucketCount {
-            if reached(countBefore + counts[b], massBefore + masses[b]) { boundary = b; break }
-            countBefore += counts[b]; massBefore += masses[b]
-        }
-        var inside = candidates.filter { bucket($0.z) == boundary }
-        inside.sort { $0.z > $1.z || ($0.z == $1.z && $0.id < $1.id) }
-        var take = inside.count
-        var n = countBefore, m = massBefore
-        for (j, c) in inside.enumerated() {
-            n += 1; m += expf(c.z)
-            if reached(n, m) { take = j + 1; break }
-        }
-        candidates.removeAll { bucket($0.z) >= boundary }
-        candidates += inside.prefix(take)
     }
+
+    deinit { w?.deallocate(); c?.deallocate(); k?.deallocate() }
 }
