@@ -61,7 +61,7 @@ struct BenchCommand: ParsableCommand {
         var headsNanos: UInt64 = 0, samplingNanos: UInt64 = 0, controlledTokens = 0
         if let heads {
             let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(
-                directory: heads, hiddenSize: m.config.hidden, baseModelType: m.config.architecture))
+                directory: heads, hiddenSize: m.config.hidden, baseModelType: m.config.architecture), pool: m.pool)
             let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Tell me a long story about the sea.")]),
                                              addSpecial: true, parseSpecial: true)
             var samples = [Double]()
@@ -77,7 +77,7 @@ struct BenchCommand: ParsableCommand {
                             let t0 = DispatchTime.now().uptimeNanoseconds
                             let d = controller.decide(hidden: h, logits: l)
                             let t1 = DispatchTime.now().uptimeNanoseconds
-                            let s = sampler.sample(logits: l, temperature: d.temperature, topP: d.topP)
+                            let s = sampler.sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights)
                             let t2 = DispatchTime.now().uptimeNanoseconds
                             if rep > 0 { headsNanos += t1 - t0; samplingNanos += t2 - t1; controlledTokens += 1 }
                             return s.id

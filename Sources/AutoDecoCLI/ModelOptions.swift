@@ -43,7 +43,7 @@ struct HeadsOptions: ParsableArguments {
         guard let heads else { return nil }
         let loaded = try AutoDecoCheckpoint.load(directory: heads, hiddenSize: lm.model.config.hidden,
                                                  baseModelType: lm.model.config.architecture)
-        return AutoDecoController(heads: loaded, useTemperatureHead: !noTemperatureHead, useTopPHead: !noTopPHead)
+        return AutoDecoController(heads: loaded, useTemperatureHead: !noTemperatureHead, useTopPHead: !noTopPHead, pool: lm.model.pool)
     }
 }
 

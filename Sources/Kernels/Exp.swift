@@ -66,6 +66,30 @@ extension VectorOps {
         return total
     }
 
+    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum and, in the same
+    /// pass, sum exp(x[i] - shift) (the unscaled partition function, for log-probabilities).
+    public static func storeExpWithRawSum(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
+                                          into out: UnsafeMutablePointer<Float>) -> (scaled: Float, raw: Float) {
+        var acc = SIMD8<Float>(), raw = SIMD8<Float>()
+        let s = SIMD8<Float>(repeating: shift), k = SIMD8<Float>(repeating: scale)
+        var i = 0
+        while i + 8 <= n {
+            let d = loadSIMD8(x + i) - s
+            let e = expSIMD(d * k)
+            storeSIMD(e, out + i)
+            acc += e
+            raw += expSIMD(d)
+            i += 8
+        }
+        var total = acc.sum(), rawTotal = raw.sum()
+        while i < n {
+            out[i] = expSIMD(SIMD8(repeating: (x[i] - shift) * scale))[0]; total += out[i]
+            rawTotal += expSIMD(SIMD8(repeating: x[i] - shift))[0]
+            i += 1
+        }
+        return (total, rawTotal)
+    }
+
     /// For q = e * invZ (e: n weights): sum (q - mean)^2 and sum q ln(q + eps), the variance and
     /// entropy sums of the AutoDeco top-p features, in one SIMD pass.
     public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
@@ -112,6 +136,23 @@ extension VectorOps {
             if cum > target { return i }
             i += 1
         }
+        return n - 1
+    }
+
+    /// The first index at which the running sum of w exceeds `target` (n - 1 if it never does).
+    public static func searchCumulative(_ w: UnsafePointer<Float>, n: Int, target: Float) -> Int {
+        var cum: Float = 0
+        var i = 0
+        while i + 8 <= n {
+            let block = loadSIMD8(w + i).sum()
+            if cum + block > target {
+                for j in 0..<8 { cum += w[i + j]; if cum > target { return i + j } }
+                return i + 7
+            }
+            cum += block
+            i += 8
+        }
+        while i < n { cum += w[i]; if cum > target { return i }; i += 1 }
         return n - 1
     }
 

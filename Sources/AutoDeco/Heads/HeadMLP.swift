@@ -40,18 +40,34 @@ public struct HeadMLP: Sendable, Equatable {
 
     /// sigmoid(w2 . relu(W1 [main, extra] + b1) + b2). The input is `main` (contiguous) followed by
     /// `extra` (the top-p head's five scalar features), without building the concatenation.
-    @inline(__always)
     public func callAsFunction(_ main: UnsafePointer<Float>, count: Int, extra: [Float] = []) -> Float {
+        var pre = [Float](repeating: 0, count: Self.width)
+        pre.withUnsafeMutableBufferPointer { preactivations(main, count: count, into: $0.baseAddress!, rows: 0..<Self.width) }
+        return pre.withUnsafeBufferPointer { finish($0.baseAddress!, count: count, extra: extra) }
+    }
+
+    /// out[r] = b1[r] + W1[r, 0..<count] . main for r in `rows`: the part of the first layer that
+    /// depends only on the hidden state (so both heads' can run in one parallel region).
+    public func preactivations(_ main: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        let inputs = first.inputs
+        first.weight.withUnsafeBufferPointer { w in
+            for r in rows { out[r] = first.bias[r] + dotF32(w.baseAddress! + r * inputs, main, count) }
+        }
+    }
+
+    /// Adds the `extra` input columns (from index `count` on) to the preactivations, then ReLU,
+    /// the second layer and the sigmoid.
+    public func finish(_ pre: UnsafePointer<Float>, count: Int, extra: [Float]) -> Float {
         let inputs = first.inputs
         var out = second.bias[0]
         first.weight.withUnsafeBufferPointer { w in
-            second.weight.withUnsafeBufferPointer { w2 in
-                for r in 0..<Self.width {
-                    let row = w.baseAddress! + r * inputs
-                    var a = first.bias[r] + dotF32(row, main, count)
-                    for (j, x) in extra.enumerated() { a += row[count + j] * x }
-                    if a > 0 { out += w2[r] * a }
+            for r in 0..<Self.width {
+                var a = pre[r]
+                if !extra.isEmpty {
+                    let row = w.baseAddress! + r * inputs + count
+                    for j in 0..<extra.count { a += row[j] * extra[j] }
                 }
+                if a > 0 { out += second.weight[r] * a }
             }
         }
         return 1 / (1 + expf(-out))

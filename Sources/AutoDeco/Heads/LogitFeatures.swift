@@ -11,42 +11,61 @@ public struct LogitFeatures: Sendable, Equatable {
     public var entropy: Float
     public var probVariance: Float
     public var top5Sum: Float
+    /// The largest logit and Z = sum exp((l - max) / (T + 1e-8)), whose terms are left in the scratch buffer.
+    public var maxLogit: Float = 0
+    public var partition: Float = 0
+    /// log sum exp(l): the log-normaliser of the unscaled distribution.
+    public var rawLogSumExp: Float = 0
 
     public static let zero = LogitFeatures(maxProb: 0, entropy: 0, probVariance: 0, top5Sum: 0)
+
+    public static func == (a: LogitFeatures, b: LogitFeatures) -> Bool {
+        a.maxProb == b.maxProb && a.entropy == b.entropy && a.probVariance == b.probVariance && a.top5Sum == b.top5Sum
+    }
 
     public init(maxProb: Float, entropy: Float, probVariance: Float, top5Sum: Float) {
         self.maxProb = maxProb; self.entropy = entropy; self.probVariance = probVariance; self.top5Sum = top5Sum
     }
 
-    /// A scalar top-5 scan, then two SIMD passes: exp (kept in `scratch`, which must hold
-    /// logits.count floats) with its sum, then the variance and entropy sums.
-    public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>) {
+    /// A top-5 scan, then two SIMD passes, split over `pool`'s threads when given: exp (kept in
+    /// `scratch`, which must hold logits.count floats) with its sum, then the variance and entropy
+    /// sums. The first pass also sums the unscaled exponentials, for the sampler's log-probability.
+    public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>,
+                pool: ThreadPool? = nil) {
         let n = l.count
         guard n > 1, let base = l.baseAddress else { self = .zero; return }
-        // Top five logits (softmax is monotonic: the top five q are theirs), t0 the max. Kept in
-        // registers: the insertion branch is almost never taken after the first few hundred logits.
-        var t0 = -Float.infinity, t1 = t0, t2 = t0, t3 = t0, t4 = t0
-        for i in 0..<n {
-            let v = l[i]
-            if v > t4 {
-                if v > t0 { t4 = t3; t3 = t2; t2 = t1; t1 = t0; t0 = v }
-                else if v > t1 { t4 = t3; t3 = t2; t2 = t1; t1 = v }
-                else if v > t2 { t4 = t3; t3 = t2; t2 = v }
-                else if v > t3 { t4 = t3; t3 = v }
-                else { t4 = v }
-            }
-        }
-        let m = t0
+        // Top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
+        let top = VectorOps.top5(base, n: n)
+        let m = top[0]
         let invT = 1 / (t + 1e-8)
         // Pass 1: e_i = exp((l_i - m) / T), stored, and their sum Z. Pass 2: the variance around the
         // mean 1/V (as torch's two-pass var; sum q^2 - 1/V would cancel on flat distributions) and
         // sum q ln(q + 1e-8). Both loops live in Kernels, where the SIMD exp and log inline.
-        let z = VectorOps.storeExp(base, n: n, shift: m, scale: invT, into: scratch)
+        let parts = pool?.threadCount ?? 1
+        var sums = [(scaled: Float, raw: Float)](repeating: (0, 0), count: parts)
+        var moments = [(sumSquaredDeviation: Float, sumQLogQ: Float)](repeating: (0, 0), count: parts)
+        func split(_ body: (Int, Range<Int>) -> Void) {
+            guard let pool, parts > 1 else { body(0, 0..<n); return }
+            pool.run { k in
+                let lo = (n / 8 * k / parts) * 8, hi = k == parts - 1 ? n : (n / 8 * (k + 1) / parts) * 8
+                body(k, lo..<hi)
+            }
+        }
+        sums.withUnsafeMutableBufferPointer { out in
+            split { k, r in out[k] = VectorOps.storeExpWithRawSum(base + r.lowerBound, n: r.count, shift: m, scale: invT, into: scratch + r.lowerBound) }
+        }
+        let z = sums.reduce(0) { $0 + $1.scaled }
         let invZ = 1 / z
-        let (sumSq, sumEnt) = VectorOps.probabilityMoments(scratch, n: n, invZ: invZ, mean: 1 / Float(n), eps: 1e-8)
+        moments.withUnsafeMutableBufferPointer { out in
+            split { k, r in out[k] = VectorOps.probabilityMoments(scratch + r.lowerBound, n: r.count, invZ: invZ, mean: 1 / Float(n), eps: 1e-8) }
+        }
+        let sumSq = moments.reduce(0) { $0 + $1.sumSquaredDeviation }, sumEnt = moments.reduce(0) { $0 + $1.sumQLogQ }
+        rawLogSumExp = m + logf(sums.reduce(0) { $0 + $1.raw })
+        maxLogit = m
+        partition = z
         maxProb = invZ  // e of the max is exp(0) = 1
         entropy = -sumEnt
         probVariance = sumSq / Float(n - 1)
-        top5Sum = [t0, t1, t2, t3, t4].prefix(min(5, n)).reduce(Float(0)) { $0 + expf(($1 - m) * invT) } * invZ
+        top5Sum = top.prefix(min(5, n)).reduce(Float(0)) { $0 + expf(($1 - m) * invT) } * invZ
     }
 }

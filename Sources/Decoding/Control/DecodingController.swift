@@ -1,9 +1,33 @@
+/// exp((logit - maxLogit) / temperature) for every token, as a controller computed them (the
+/// AutoDeco top-p features need them); the sampler reuses them instead of a second pass when it
+/// samples at that same temperature. Valid until the controller's next decision.
+public struct ScaledWeights: @unchecked Sendable {
+    public let temperature: Float
+    public let maxLogit: Float
+    public let sum: Float
+    public let weights: UnsafePointer<Float>
+    public let count: Int
+    /// log sum exp(logits), if known (the sampler's log-probabilities need it).
+    public let rawLogSumExp: Float?
+    public init(temperature: Float, maxLogit: Float, sum: Float, weights: UnsafePointer<Float>, count: Int, rawLogSumExp: Float? = nil) {
+        self.temperature = temperature; self.maxLogit = maxLogit; self.sum = sum; self.weights = weights; self.count = count
+        self.rawLogSumExp = rawLogSumExp
+    }
+}
+
 /// The temperature and top-p a controller predicts for one token (before the user's settings
 /// are combined in).
 public struct DecodingDecision: Sendable, Equatable {
     public var temperature: Float
     public var topP: Float
-    public init(temperature: Float, topP: Float) { self.temperature = temperature; self.topP = topP }
+    /// The weights at `temperature`, if the controller computed them.
+    public var weights: ScaledWeights?
+
+    public init(temperature: Float, topP: Float, weights: ScaledWeights? = nil) {
+        self.temperature = temperature; self.topP = topP; self.weights = weights
+    }
+
+    public static func == (a: DecodingDecision, b: DecodingDecision) -> Bool { a.temperature == b.temperature && a.topP == b.topP }
 
     /// What a static controller predicts: the neutral element of the combination rule.
     public static let neutral = DecodingDecision(temperature: 1, topP: 1)
@@ -12,7 +36,7 @@ public struct DecodingDecision: Sendable, Equatable {
     /// final P = clamp(P_pred * user P, 0, 1).
     public func combined(userTemperature: Float, userTopP: Float) -> DecodingDecision {
         DecodingDecision(temperature: userTemperature == 0 ? 0 : temperature * userTemperature,
-                         topP: min(max(topP * userTopP, 0), 1))
+                         topP: min(max(topP * userTopP, 0), 1), weights: userTemperature == 1 ? weights : nil)
     }
 }
 

@@ -90,7 +90,7 @@ public final class Generator: @unchecked Sendable {
             let d = hidden.withUnsafeBufferPointer { h in logits.withUnsafeBufferPointer { controller.decide(hidden: h, logits: $0) } }
                 .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
             tStats.add(d.temperature); pStats.add(d.topP)
-            let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, temperature: d.temperature, topP: d.topP) }
+            let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, temperature: d.temperature, topP: d.topP, weights: d.weights) }
             generated += 1
             if generated == 1 { firstTokenTime = Date().timeIntervalSince(decodeStart) }
             if p.stopOnEndOfGeneration && endTokens.contains(s.id) {

@@ -38,13 +38,17 @@ public struct Sampler {
 
     /// Samples with a temperature and top-p chosen for this token (a decoding controller's output);
     /// top-k and min-p come from `parameters`.
-    public mutating func sample(logits l: UnsafeBufferPointer<Float>, temperature: Float, topP: Float) -> SampledToken {
+    /// `weights`, if given at this temperature, spare the pass that computes them.
+    public mutating func sample(logits l: UnsafeBufferPointer<Float>, temperature: Float, topP: Float,
+                                weights precomputed: ScaledWeights? = nil) -> SampledToken {
         let n = l.count
         precondition(n > 0, "empty logits")
         guard let base = l.baseAddress else { return SampledToken(id: 0, logprob: 0) }
-        let (maxIndex, maxLogit) = VectorOps.argmax(base, n: n)
-        let rawSum = VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1)
-        let logZ = maxLogit + logf(rawSum)
+        let reuse = precomputed.flatMap { $0.count == n && $0.temperature == temperature && temperature > 0 ? $0 : nil }
+        let (maxIndex, maxLogit) = reuse.map { (0, $0.maxLogit) } ?? VectorOps.argmax(base, n: n)
+        let known = reuse?.rawLogSumExp
+        let rawSum = known == nil ? VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1) : 0
+        let logZ = known ?? maxLogit + logf(rawSum)
         func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: l[id] - logZ) }
 
         if temperature <= 0 || !temperature.isFinite || maxLogit == -.infinity { return result(maxIndex) }
@@ -54,13 +58,23 @@ public struct Sampler {
         let usesTopP = topP < 1
         if k == 0 && !usesTopP && p.minP <= 0 {
             // Nothing filters: inverse-CDF draw over the whole vocabulary, no candidate list.
+            if let reuse {
+                return result(VectorOps.searchCumulative(reuse.weights, n: n, target: Float(rng.nextUnit()) * reuse.sum))
+            }
             let z = invT == 1 ? rawSum : VectorOps.sumExp(base, n: n, shift: maxLogit, scale: invT)
             let target = Float(rng.nextUnit()) * z
             return result(VectorOps.searchCumulativeExp(base, n: n, shift: maxLogit, scale: invT, target: target))
         }
 
-        let w = buffers.weights(n)
-        let total = VectorOps.storeExp(base, n: n, shift: maxLogit, scale: invT, into: w)
+        let w: UnsafePointer<Float>
+        let total: Float
+        if let reuse {
+            w = reuse.weights; total = reuse.sum
+        } else {
+            let buffer = buffers.weights(n)
+            total = VectorOps.storeExp(base, n: n, shift: maxLogit, scale: invT, into: buffer)
+            w = UnsafePointer(buffer)
+        }
         // Candidate floor: min-p never keeps weights below minP (the top weight is 1). Top-k needs
         // k candidates; top-p alone needs their mass to reach topP of the total; top-p after top-k
         // needs the whole top-k set, so there min-p cannot stop the search early.

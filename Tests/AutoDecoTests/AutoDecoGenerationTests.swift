@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import AutoDeco
+
+/// AutoDeco decoding end to end on the default model: every generated token's temperature and top-p
+/// must be what the heads predict from that position's hidden state and logits, recomputed here
+/// from one batched forward pass over the prompt and the generated tokens.
+@Suite(.serialized) struct AutoDecoGenerationTests {
+    static let model = Result<LoadedModel, Error> { try LoadedModel.load(path: DefaultModel.ensure(log: { _ in }), threads: 2) }
+
+    @Test func perTokenTemperatureAndTopPAreTheHeadsPredictions() throws {
+        let lm = try Self.model.get()
+        let H = lm.model.config.hidden, V = lm.model.config.vocab
+        let heads = AutoDecoHeads(hiddenSize: H, seed: 11)
+        let generator = Generator(model: lm, contextSize: 256, controller: AutoDecoController(heads: heads, pool: lm.model.pool))
+        let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Name a colour.")]), addSpecial: true, parseSpecial: true)
+        var tokens = [GeneratedToken]()
+        let params = GenerateParameters(maxTokens: 12, sampling: SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: 5),
+                                        stopOnEndOfGeneration: false)
+        let summary = try generator.run(prompt: prompt, parameters: params) { tokens.append($0) }
+        #expect(tokens.count == 12)
+
+        let ctx = lm.model.makeContext(capacity: prompt.count + tokens.count)
+        let all = try lm.model.forward(prompt + tokens.dropLast().map(\.id), context: ctx, logits: .all)
+        var scratch = [Float](repeating: 0, count: V)
+        for (j, tok) in tokens.enumerated() {
+            let pos = prompt.count - 1 + j
+            let (t, p) = all.hidden.withUnsafeBufferPointer { h in
+                all.logits.withUnsafeBufferPointer { l in
+                    let hp = h.baseAddress! + pos * H
+                    let t = heads.temperature(hidden: hp)
+                    let row = UnsafeBufferPointer(rebasing: l[(pos * V)..<((pos + 1) * V)])
+                    let f = scratch.withUnsafeMutableBufferPointer { LogitFeatures(logits: row, temperature: t, scratch: $0.baseAddress!) }
+                    return (t, heads.topP(hidden: hp, temperature: t, features: f))
+                }
+            }
+            // Batched prefill and one-token decode differ by float rounding (1e-4 on hidden states).
+            #expect(abs(tok.temperature - t) < 1e-3, "token \(j): T \(tok.temperature) vs \(t)")
+            #expect(abs(tok.topP - p) < 1e-3, "token \(j): P \(tok.topP) vs \(p)")
+        }
+        let ts = tokens.map(\.temperature)
+        #expect(summary.temperature?.min == ts.min() && summary.temperature?.max == ts.max())
+        #expect(summary.topP != nil)
+    }
+
+    @Test func userTemperatureZeroIsGreedyEvenWithHeads() throws {
+        let lm = try Self.model.get()
+        let controller = AutoDecoController(heads: AutoDecoHeads(hiddenSize: lm.model.config.hidden, seed: 2))
+        let withHeads = Generator(model: lm, contextSize: 128, controller: controller)
+        let plain = Generator(model: lm, contextSize: 128)
+        let prompt = lm.tokenizer.encode("The capital of France is", addSpecial: true, parseSpecial: true)
+        let greedy = GenerateParameters(maxTokens: 8, sampling: SamplingParameters(temperature: 0, seed: 1), stopOnEndOfGeneration: false)
+        var a = [Int32](), b = [Int32](), temps = [Float]()
+        _ = try withHeads.run(prompt: prompt, parameters: greedy) { a.append($0.id); temps.append($0.temperature) }
+        _ = try plain.run(prompt: prompt, parameters: greedy) { b.append($0.id) }
+        #expect(a == b)
+        #expect(temps.allSatisfy { $0 == 0 })
+    }
+}
+
+struct SharedWeightsTests {
+    @Test func samplerGivesTheSameDrawsWithTheControllersWeights() {
+        var g = SeededGenerator(seed: 8)
+        let l = (0..<5000).map { _ in Float(g.nextUnit() * 12 - 6) }
+        let t: Float = 0.7
+        var scratch = [Float](repeating: 0, count: l.count)
+        let f = l.withUnsafeBufferPointer { lb in scratch.withUnsafeMutableBufferPointer { LogitFeatures(logits: lb, temperature: t, scratch: $0.baseAddress!) } }
+        for (topP, k) in [(Float(0.9), 0), (1, 0), (0.8, 50)] {
+            var a = Sampler(parameters: SamplingParameters(temperature: 1, topK: k, topP: 1, minP: 0, seed: 3))
+            var b = a
+            let (x, y) = l.withUnsafeBufferPointer { lb in
+                scratch.withUnsafeBufferPointer { s in
+                    let w = ScaledWeights(temperature: t, maxLogit: f.maxLogit, sum: f.partition, weights: s.baseAddress!, count: l.count,
+                                          rawLogSumExp: f.rawLogSumExp)
+                    return ((0..<500).map { _ in a.sample(logits: lb, temperature: t, topP: topP) },
+                            (0..<500).map { _ in b.sample(logits: lb, temperature: t, topP: topP, weights: w) })
+                }
+            }
+            #expect(x.map(\.id) == y.map(\.id), "topP \(topP), k \(k)")
+            #expect(zip(x, y).allSatisfy { abs($0.logprob - $1.logprob) < 1e-4 })
+        }
+    }
+
+    @Test func featuresSplitOverThreadsEqualOneThread() {
+        var g = SeededGenerator(seed: 4)
+        let l = (0..<49_152).map { _ in Float(g.nextUnit() * 20 - 10) }
+        var s1 = [Float](repeating: 0, count: l.count), s2 = s1
+        let one = l.withUnsafeBufferPointer { lb in s1.withUnsafeMutableBufferPointer { LogitFeatures(logits: lb, temperature: 0.9, scratch: $0.baseAddress!) } }
+        let two = l.withUnsafeBufferPointer { lb in
+            s2.withUnsafeMutableBufferPointer { LogitFeatures(logits: lb, temperature: 0.9, scratch: $0.baseAddress!, pool: ThreadPool.shared(threads: 2)) }
+        }
+        for (a, b) in [(one.maxProb, two.maxProb), (one.entropy, two.entropy), (one.probVariance, two.probVariance), (one.top5Sum, two.top5Sum)] {
+            #expect(abs(a - b) <= 1e-5 * max(abs(a), 1e-6), "\(a) vs \(b)")
+        }
+        #expect(s1 == s2)
+    }
+}
+
+struct TraceHTMLTests {
+    @Test func pageIsSelfContainedAndShowsEveryToken() {
+        let tokens = [TraceHTML.Token(text: "Hello", temperature: 0.2, topP: 0.9), TraceHTML.Token(text: " <world> & \"you\"", temperature: 1.8, topP: 0.4),
+                      TraceHTML.Token(text: "\n", temperature: 1.0, topP: 1.0)]
+        let html = TraceHTML(title: "t", prompt: "p <b>", tokens: tokens, details: ["model: m"]).render()
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        // Nothing is fetched: no scripts, links, external images, stylesheets or fonts.
+        for external in ["<script", "src=", "href=", "url(", "@import", "<link"] { #expect(!html.contains(external), "\(external)") }
+        #expect(html.components(separatedBy: "<span style=\"background:").count - 1 == 3)
+        #expect(html.contains("&lt;world&gt; &amp; &quot;you&quot;") && html.contains("p &lt;b&gt;"))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 2)
+        #expect(html.contains("T=1.800, P=0.400"))
+    }
+}
