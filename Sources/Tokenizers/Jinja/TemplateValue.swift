@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 
 /// A value inside a template, with Python's semantics where templates depend on them
 /// (truthiness, equality, `str()` and `repr()` formatting).
@@ -152,23 +153,7 @@ public indirect enum TemplateValue: Sendable {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { JSONText.quoted(s) }
 }
 
 /// An insertion-ordered string-keyed dictionary (Python dicts keep insertion order).
