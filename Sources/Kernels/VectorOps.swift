@@ -184,3 +184,24 @@ struct Top5 {
         return 4
     }
 }
+
+/// dot(w, x) with w in bfloat16 (the top halves of float32s): half the bytes of a float row, for
+/// weights that are exactly bf16 (as the released AutoDeco heads are).
+@inline(__always)
+public func dotBF16(_ w: UnsafePointer<UInt16>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+    var i = 0
+    @inline(__always) func widen(_ h: SIMD8<UInt16>) -> SIMD8<Float> {
+        var u = SIMD8<UInt32>()
+        for j in 0..<8 { u[j] = UInt32(h[j]) << 16 }  // a lane loop: vectorised to vpmovzxwd + vpslld
+        return unsafeBitCast(u, to: SIMD8<Float>.self)
+    }
+    while i + 16 <= n {
+        a0.addProduct(widen(UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<UInt16>.self)), loadSIMD8(x + i))
+        a1.addProduct(widen(UnsafeRawPointer(w + i + 8).loadUnaligned(as: SIMD8<UInt16>.self)), loadSIMD8(x + i + 8))
+        i += 16
+    }
+    var s = (a0 + a1).sum()
+    while i < n { s += Float(bitPattern: UInt32(w[i]) << 16) * x[i]; i += 1 }
+    return s
+}

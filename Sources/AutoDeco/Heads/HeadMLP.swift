@@ -26,14 +26,31 @@ public struct Linear: Sendable, Equatable {
 /// `Linear(in, 256) -> ReLU -> Linear(256, 1) -> Sigmoid`, the body of both AutoDeco heads.
 public struct HeadMLP: Sendable, Equatable {
     public static let width = 256
-    public var first: Linear   // [256, in]
+    public var first: Linear { didSet { firstBF16 = Self.packIfExact(first.weight) } }  // [256, in]
     public var second: Linear  // [1, 256]
+    /// The first layer's weights as bf16 when every weight is exactly a bf16 value (as in the
+    /// released checkpoints): the same products from half the bytes, which matters because these
+    /// weights are read from memory every token.
+    private var firstBF16: [UInt16]?
 
-    public init(first: Linear, second: Linear) { self.first = first; self.second = second }
+    public init(first: Linear, second: Linear) {
+        self.first = first; self.second = second
+        firstBF16 = Self.packIfExact(first.weight)
+    }
 
     public init<G: RandomNumberGenerator>(inputs: Int, using g: inout G) {
-        first = Linear(inputs: inputs, outputs: Self.width, using: &g)
-        second = Linear(inputs: Self.width, outputs: 1, using: &g)
+        self.init(first: Linear(inputs: inputs, outputs: Self.width, using: &g), second: Linear(inputs: Self.width, outputs: 1, using: &g))
+    }
+
+    public static func == (a: HeadMLP, b: HeadMLP) -> Bool { a.first == b.first && a.second == b.second }
+
+    private static func packIfExact(_ w: [Float]) -> [UInt16]? {
+        var out = [UInt16](repeating: 0, count: w.count)
+        for (i, v) in w.enumerated() {
+            guard v.bitPattern & 0xFFFF == 0 else { return nil }
+            out[i] = UInt16(v.bitPattern >> 16)
+        }
+        return out
     }
 
     public var parameterCount: Int { first.weight.count + first.bias.count + second.weight.count + second.bias.count }
@@ -50,6 +67,12 @@ public struct HeadMLP: Sendable, Equatable {
     /// depends only on the hidden state (so both heads' can run in one parallel region).
     public func preactivations(_ main: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let inputs = first.inputs
+        if let packed = firstBF16 {
+            packed.withUnsafeBufferPointer { w in
+                for r in rows { out[r] = first.bias[r] + dotBF16(w.baseAddress! + r * inputs, main, count) }
+            }
+            return
+        }
         first.weight.withUnsafeBufferPointer { w in
             for r in rows { out[r] = first.bias[r] + dotF32(w.baseAddress! + r * inputs, main, count) }
         }
