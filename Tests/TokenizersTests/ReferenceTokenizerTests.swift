@@ -119,3 +119,27 @@ enum ByteLevelProbe {
         return " "
     }
 }
+
+/// Our hand-written splitters against Python's `regex` module running each family's pattern
+/// (fixtures from scripts/make-pretokenizer-fixtures.py).
+struct PreTokenizerRegexTests {
+    struct Case: Decodable { let text: String; let gpt2: [String]; let gpt2_digits: [String]; let llama3: [String]; let qwen2: [String] }
+
+    @Test func everyStyleSplitsLikeTheRegex() throws {
+        let cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: Fixtures.testsDir.appendingPathComponent("Fixtures/pretokenizer_splits.json")))
+        #expect(cases.count >= 20)
+        for c in cases {
+            #expect(PreTokenizer(style: .gpt2(isolateDigits: false)).split(c.text) == c.gpt2, "gpt2: \(c.text.debugDescription)")
+            #expect(PreTokenizer(style: .gpt2(isolateDigits: true)).split(c.text) == c.gpt2_digits, "smollm: \(c.text.debugDescription)")
+            #expect(PreTokenizer(style: .llama3(maxDigits: 3)).split(c.text) == c.llama3, "llama3: \(c.text.debugDescription)")
+            #expect(PreTokenizer(style: .llama3(maxDigits: 1)).split(c.text) == c.qwen2, "qwen2: \(c.text.debugDescription)")
+        }
+    }
+
+    @Test func ggufNamesMapToStylesAndUnknownOnesAreRejected() {
+        #expect(PreTokenizer(ggufName: "smollm")?.style == .gpt2(isolateDigits: true))
+        #expect(PreTokenizer(ggufName: "llama-bpe")?.style == .llama3(maxDigits: 3))
+        #expect(PreTokenizer(ggufName: "qwen2")?.style == .llama3(maxDigits: 1))
+        #expect(PreTokenizer(ggufName: "jais") == nil)
+    }
+}

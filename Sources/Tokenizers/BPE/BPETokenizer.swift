@@ -44,7 +44,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         let tokens = try f.strings("tokenizer.ggml.tokens")
         let types = f.metadata["tokenizer.ggml.token_type"] == nil ? [] : try f.integers("tokenizer.ggml.token_type")
         let merges = try f.strings("tokenizer.ggml.merges")
-        let pre = (try? f.string("tokenizer.ggml.pre")) ?? "default"
+        let pre = f.metadata["tokenizer.ggml.pre"] == nil ? "default" : try f.string("tokenizer.ggml.pre")
+        guard let preTokenizer = PreTokenizer(ggufName: pre) else { throw TokenizerError.unsupportedPreTokenizer(path: f.path, name: pre) }
         func optionalID(_ key: String) throws -> Int32? {
             guard f.metadata[key] != nil else { return nil }
             let v = try f.int(key)
@@ -56,12 +57,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
                       eos: optionalID("tokenizer.ggml.eos_token_id"), eot: optionalID("tokenizer.ggml.eot_token_id"),
                       addBOS: f.bool("tokenizer.ggml.add_bos_token", default: false),
                       addEOS: f.bool("tokenizer.ggml.add_eos_token", default: false),
-                      preTokenizer: PreTokenizer(isolateDigits: Self.isolatesDigits(pre)), source: f.path)
-    }
-
-    /// Pre-tokenizer names (llama.cpp's `tokenizer.ggml.pre`) whose regex splits digits one by one.
-    static func isolatesDigits(_ pre: String) -> Bool {
-        ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva"].contains(pre)
+                      preTokenizer: preTokenizer, source: f.path)
     }
 
     public init(tokens: [String], tokenTypes: [TokenType], merges mergeList: [String], bos: Int32?, eos: Int32?,

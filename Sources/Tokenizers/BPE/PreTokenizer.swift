@@ -1,74 +1,144 @@
-/// Splits text into the pieces that BPE merges never cross, as the GPT-2
-/// regex does:
+/// Splits text into the pieces that BPE merges never cross, as the pre-tokenizer regexes of the
+/// supported model families do, written out by hand over Unicode scalars (a regex engine would
+/// cost more than the merges):
 ///
-///     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+/// - `.gpt2`: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
+///   with `isolateDigits`, every \p{N} is first split off on its own (`smollm`, `starcoder`).
+/// - `.llama3` (maxDigits 3) and `.qwen2` (maxDigits 1):
+///   `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}|`
+///   ` ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 ///
-/// written out by hand over Unicode scalars (the regex engine would cost far
-/// more than the merges). `isolateDigits` first splits every \p{N} into its own
-/// piece, as the `smollm`/`starcoder` pre-tokenizers (Hugging Face's
-/// `Digits(individual_digits=true)`) do.
-public struct PreTokenizer: Sendable {
-    public var isolateDigits: Bool
+/// Tested against Python's `regex` module (scripts/make-pretokenizer-fixtures.py).
+public struct PreTokenizer: Sendable, Equatable {
+    public enum Style: Sendable, Equatable {
+        case gpt2(isolateDigits: Bool)
+        case llama3(maxDigits: Int)
+    }
 
-    public init(isolateDigits: Bool) { self.isolateDigits = isolateDigits }
+    public var style: Style
 
-    /// The pieces of `text`, as ranges of its scalars (concatenated they give back `text`).
+    public init(style: Style) { self.style = style }
+    public init(isolateDigits: Bool) { style = .gpt2(isolateDigits: isolateDigits) }
+
+    /// The style for a GGUF `tokenizer.ggml.pre` name (llama.cpp's names); nil if unknown.
+    public init?(ggufName pre: String) {
+        switch pre {
+        case "default", "gpt-2", "gpt2": style = .gpt2(isolateDigits: false)
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva": style = .gpt2(isolateDigits: true)
+        case "llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral": style = .llama3(maxDigits: 3)
+        case "qwen2", "deepseek-r1-qwen", "megrez", "hunyuan": style = .llama3(maxDigits: 1)
+        default: return nil
+        }
+    }
+
+    /// The pieces of `text` (concatenated they give back `text`).
     public func split(_ text: String) -> [String] {
-        let scalars = Array(text.unicodeScalars)
+        let s = Array(text.unicodeScalars)
         var pieces = [String]()
-        var chunkStart = 0
         func emit(_ a: Int, _ b: Int) {
             var v = String.UnicodeScalarView()
-            v.append(contentsOf: scalars[a..<b])
+            v.append(contentsOf: s[a..<b])
             pieces.append(String(v))
         }
-        func gpt2(_ lo: Int, _ hi: Int) {
+        func run(_ lo: Int, _ hi: Int) {
             var i = lo
             while i < hi {
-                let j = Self.matchEnd(scalars, i, hi)
+                let j: Int
+                switch style {
+                case .gpt2: j = Self.gpt2Match(s, i, hi)
+                case .llama3(let maxDigits): j = Self.llama3Match(s, i, hi, maxDigits: maxDigits)
+                }
                 emit(i, j)
                 i = j
             }
         }
-        if isolateDigits {
-            for (i, s) in scalars.enumerated() where CharClass(s) == .number {
-                gpt2(chunkStart, i)
+        var chunkStart = 0
+        if case .gpt2(true) = style {
+            for (i, u) in s.enumerated() where CharClass(u) == .number {
+                run(chunkStart, i)
                 emit(i, i + 1)
                 chunkStart = i + 1
             }
         }
-        gpt2(chunkStart, scalars.count)
+        run(chunkStart, s.count)
         return pieces
     }
 
     enum CharClass { case letter, number, space, other }
 
-    /// End of the regex match that starts at `i` (always > i).
-    static func matchEnd(_ s: [Unicode.Scalar], _ i: Int, _ end: Int) -> Int {
-        let c = s[i]
-        // Contractions (case-sensitive, as in GPT-2).
-        if c == "'" && i + 1 < end {
-            let n = s[i + 1]
-            if n == "s" || n == "t" || n == "m" || n == "d" { return i + 2 }
-            if i + 2 < end {
-                let m = s[i + 2]
-                if (n == "r" && m == "e") || (n == "v" && m == "e") || (n == "l" && m == "l") { return i + 3 }
-            }
+    /// Length of an English contraction at i ('s 't 'm 'd 're 've 'll), 0 if none.
+    static func contraction(_ s: [Unicode.Scalar], _ i: Int, _ end: Int, caseInsensitive: Bool) -> Int {
+        guard s[i] == "'", i + 1 < end else { return 0 }
+        func lower(_ u: Unicode.Scalar) -> Unicode.Scalar {
+            caseInsensitive && ("A"..."Z").contains(u) ? Unicode.Scalar(u.value + 32)! : u
         }
-        // An optional single space, then a run of one class.
+        let n = lower(s[i + 1])
+        if n == "s" || n == "t" || n == "m" || n == "d" { return 2 }
+        if i + 2 < end {
+            let m = lower(s[i + 2])
+            if (n == "r" && m == "e") || (n == "v" && m == "e") || (n == "l" && m == "l") { return 3 }
+        }
+        return 0
+    }
+
+    /// End of the whitespace alternatives `\s+(?!\S)|\s+` at i (s[i] is whitespace).
+    static func whitespaceEnd(_ s: [Unicode.Scalar], _ i: Int, _ end: Int) -> Int {
+        var j = i + 1
+        while j < end && CharClass(s[j]) == .space { j += 1 }
+        // \s+(?!\S) leaves the last space to the word that follows; a single one falls to \s+.
+        return j < end && j - i > 1 ? j - 1 : j
+    }
+
+    /// End of the GPT-2 regex match that starts at i (always > i).
+    static func gpt2Match(_ s: [Unicode.Scalar], _ i: Int, _ end: Int) -> Int {
+        let c = contraction(s, i, end, caseInsensitive: false)
+        if c > 0 { return i + c }
         var start = i
-        if c == " " && i + 1 < end && CharClass(s[i + 1]) != .space { start = i + 1 }
+        if s[i] == " " && i + 1 < end && CharClass(s[i + 1]) != .space { start = i + 1 }
         let cls = CharClass(s[start])
         if cls != .space {
             var j = start + 1
             while j < end && CharClass(s[j]) == cls { j += 1 }
             return j
         }
-        // Whitespace: \s+(?!\S) leaves the last space to the word that follows; \s+ otherwise.
-        var j = i + 1
-        while j < end && CharClass(s[j]) == .space { j += 1 }
-        if j < end && j - i > 1 { return j - 1 }
-        return j
+        return whitespaceEnd(s, i, end)
+    }
+
+    /// End of the Llama 3 / Qwen2 regex match that starts at i (always > i).
+    static func llama3Match(_ s: [Unicode.Scalar], _ i: Int, _ end: Int, maxDigits: Int) -> Int {
+        let c = contraction(s, i, end, caseInsensitive: true)
+        if c > 0 { return i + c }
+        let cls = CharClass(s[i])
+        @inline(__always) func isNewline(_ u: Unicode.Scalar) -> Bool { u == "\r" || u == "\n" }
+        // [^\r\n\p{L}\p{N}]?\p{L}+
+        var start = i
+        if cls != .letter && cls != .number && !isNewline(s[i]) && i + 1 < end && CharClass(s[i + 1]) == .letter { start = i + 1 }
+        if CharClass(s[start]) == .letter {
+            var j = start + 1
+            while j < end && CharClass(s[j]) == .letter { j += 1 }
+            return j
+        }
+        // \p{N}{1,maxDigits}
+        if cls == .number {
+            var j = i + 1
+            while j < end && j - i < maxDigits && CharClass(s[j]) == .number { j += 1 }
+            return j
+        }
+        // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+        var o = i
+        if s[i] == " " && i + 1 < end && CharClass(s[i + 1]) == .other { o = i + 1 }
+        if CharClass(s[o]) == .other {
+            var j = o + 1
+            while j < end && CharClass(s[j]) == .other { j += 1 }
+            while j < end && isNewline(s[j]) { j += 1 }
+            return j
+        }
+        // \s*[\r\n]+ : the whitespace run up to and including its last newline.
+        var j = i
+        var lastNewline = -1
+        while j < end && CharClass(s[j]) == .space { if isNewline(s[j]) { lastNewline = j }; j += 1 }
+        if lastNewline >= 0 { return lastNewline + 1 }
+        return whitespaceEnd(s, i, end)
     }
 }
 
