@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles", "Models"], swiftSettings: common),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers"], swiftSettings: common),
         .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco"], swiftSettings: common),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Kernels", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )

@@ -26,7 +26,7 @@ struct ChatCommand: AsyncParsableCommand {
         let lm = try modelOptions.load()
         let controller = try headsOptions.controller(for: lm)
         func newSession() -> ChatSession {
-            ChatSession(model: lm, system: system, contextSize: sampling.ctx, controller: controller ?? StaticController())
+            ChatSession(model: lm, system: system, contextSize: sampling.ctx, controller: controller)
         }
         var session = newSession()
         if let message {
@@ -73,8 +73,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let lm = try modelOptions.load()
         let ids = lm.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt tokenizes to nothing") }
-        let generator = Generator(model: lm, contextSize: sampling.ctx,
-                                  controller: try headsOptions.controller(for: lm) ?? StaticController())
+        let generator = Generator(model: lm, contextSize: sampling.ctx, controller: try headsOptions.controller(for: lm))
         if !sampling.json { Console.out(prompt) }
         let (_, tokens) = try await Console.stream(generator.generate(prompt: ids, parameters: params), json: sampling.json)
         if let trace = sampling.trace {

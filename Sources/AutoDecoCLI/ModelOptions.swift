@@ -38,9 +38,10 @@ struct HeadsOptions: ParsableArguments {
     @Flag(name: .customLong("no-top-p-head"), help: "Ablation: switch the top-p head off (the user's top-p is used).")
     var noTopPHead = false
 
-    /// The controller for `lm`: the heads when given (checked against the model), else nil.
-    func controller(for lm: LoadedModel) throws -> AutoDecoController? {
-        guard let heads else { return nil }
+    /// The controller for `lm`: the heads when given (checked against the model), else the user's
+    /// static settings.
+    func controller(for lm: LoadedModel) throws -> any DecodingController {
+        guard let heads else { return StaticController() }
         let loaded = try AutoDecoCheckpoint.load(directory: heads, hiddenSize: lm.model.config.hidden,
                                                  baseModelType: lm.model.config.architecture)
         return AutoDecoController(heads: loaded, useTemperatureHead: !noTemperatureHead, useTopPHead: !noTopPHead, pool: lm.model.pool)

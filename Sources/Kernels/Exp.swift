@@ -49,23 +49,6 @@ extension VectorOps {
         return total
     }
 
-    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum.
-    @inline(__always)
-    public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float, into out: UnsafeMutablePointer<Float>) -> Float {
-        var acc = SIMD8<Float>()
-        let s = SIMD8<Float>(repeating: shift), k = SIMD8<Float>(repeating: scale)
-        var i = 0
-        while i + 8 <= n {
-            let e = expSIMD((loadSIMD8(x + i) - s) * k)
-            storeSIMD(e, out + i)
-            acc += e
-            i += 8
-        }
-        var total = acc.sum()
-        while i < n { out[i] = expSIMD(SIMD8(repeating: (x[i] - shift) * scale))[0]; total += out[i]; i += 1 }
-        return total
-    }
-
     /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum and, in the same
     /// pass, sum exp(x[i] - shift) (the unscaled partition function, for log-probabilities).
     public static func storeExpWithRawSum(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,

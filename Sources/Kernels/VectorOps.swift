@@ -47,18 +47,14 @@ public enum VectorOps {
     /// running maxima (vectorised by the compiler), then one scan to find the index.
     @inline(__always)
     public static func argmax(_ x: UnsafePointer<Float>, n: Int) -> (index: Int, value: Float) {
-        var m = [Float](repeating: -.infinity, count: 8)
+        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
         var i = 0
-        m.withUnsafeMutableBufferPointer { mb in
-            var m0 = mb[0], m1 = mb[1], m2 = mb[2], m3 = mb[3], m4 = mb[4], m5 = mb[5], m6 = mb[6], m7 = mb[7]
-            while i + 8 <= n {
-                m0 = Swift.max(m0, x[i]); m1 = Swift.max(m1, x[i + 1]); m2 = Swift.max(m2, x[i + 2]); m3 = Swift.max(m3, x[i + 3])
-                m4 = Swift.max(m4, x[i + 4]); m5 = Swift.max(m5, x[i + 5]); m6 = Swift.max(m6, x[i + 6]); m7 = Swift.max(m7, x[i + 7])
-                i += 8
-            }
-            mb[0] = Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
+        while i + 8 <= n {
+            m0 = Swift.max(m0, x[i]); m1 = Swift.max(m1, x[i + 1]); m2 = Swift.max(m2, x[i + 2]); m3 = Swift.max(m3, x[i + 3])
+            m4 = Swift.max(m4, x[i + 4]); m5 = Swift.max(m5, x[i + 5]); m6 = Swift.max(m6, x[i + 6]); m7 = Swift.max(m7, x[i + 7])
+            i += 8
         }
-        var best = m[0]
+        var best = Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
         while i < n { best = Swift.max(best, x[i]); i += 1 }
         guard best > -.infinity else { return (0, best) }
         var j = 0

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Decoding
+import Kernels
 
 /// Seeded statistical tests: many draws against the distribution each filter chain should give,
 /// computed here by brute force (full sort, double precision).

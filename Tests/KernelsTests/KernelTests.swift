@@ -174,10 +174,9 @@ struct LogTests {
 
 struct Top5Tests {
     @Test func findsTheFiveLargestAnywhere() {
-        var state: UInt64 = 5
-        func next() -> UInt64 { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return state >> 33 }
+        var g = SeededGenerator(seed: 5)
         for n in [1, 3, 5, 63, 64, 65, 1000, 49152] {
-            let x = (0..<n).map { _ in Float(next() % 100_000) / 7 - 5000 }
+            let x = (0..<n).map { _ in Float(g.next() % 100_000) / 7 - 5000 }
             let ref = Array(x.sorted(by: >).prefix(5)) + Array(repeating: -Float.infinity, count: max(0, 5 - n))
             #expect(x.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: n) } == ref, "n = \(n)")
         }

@@ -58,7 +58,7 @@ struct BrokenGGUFTests {
 
     @Test func randomCorruptionNeverCrashes() throws {
         let img = try Self.validImage()
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         var rejected = 0
         for _ in 0..<400 {
             var bad = img
@@ -117,16 +117,4 @@ struct BrokenGGUFTests {
 private func pathOf(_ e: GGUFError) -> String {
     if case .unsupportedTensorType(let p, _, _) = e { return p }
     return ""
-}
-
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -16,7 +16,7 @@ struct TinyModelTests {
 
     /// Writes a random model and returns its path; `weights` receives the float values written.
     static func writeModel(_ s: Spec, seed: UInt64, weights: inout [String: [Float]]) throws -> String {
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var w = GGUFWriter()
         w.set("general.architecture", .string(s.arch))
         w.set("\(s.arch).block_count", .uint32(UInt32(s.layers)))
@@ -201,20 +201,10 @@ struct TinyModelTests {
     }
 }
 
-/// A tiny deterministic RNG for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+extension SeededGenerator {
+    /// A standard normal draw (Box-Muller), for test weights.
     mutating func nextGaussian() -> Float {
-        let u = max(nextUniform(), 1e-7), v = nextUniform()
+        let u = max(Float(nextUnit()), 1e-7), v = Float(nextUnit())
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }

@@ -1,4 +1,3 @@
-import Decoding
 import Foundation
 import Kernels
 

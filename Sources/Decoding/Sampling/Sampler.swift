@@ -46,10 +46,14 @@ public struct Sampler {
         guard let base = l.baseAddress else { return SampledToken(id: 0, logprob: 0) }
         let reuse = precomputed.flatMap { $0.count == n && $0.temperature == temperature && temperature > 0 ? $0 : nil }
         let (maxIndex, maxLogit) = reuse.map { (0, $0.maxLogit) } ?? VectorOps.argmax(base, n: n)
-        let known = reuse?.rawLogSumExp
-        let rawSum = known == nil ? VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1) : 0
-        let logZ = known ?? maxLogit + logf(rawSum)
-        func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: l[id] - logZ) }
+        // log sum exp(l), for the reported log-probability: from the controller, from the pass that
+        // computes the weights (filtered path), or from a pass of its own (greedy, unfiltered).
+        var logZ = reuse?.rawLogSumExp ?? .nan
+        func rawLogZ() -> Float {
+            if logZ.isNaN { logZ = maxLogit + logf(VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1)) }
+            return logZ
+        }
+        func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: l[id] - rawLogZ()) }
 
         if temperature <= 0 || !temperature.isFinite || maxLogit == -.infinity { return result(maxIndex) }
         let invT = 1 / temperature
@@ -61,7 +65,7 @@ public struct Sampler {
             if let reuse {
                 return result(VectorOps.searchCumulative(reuse.weights, n: n, target: Float(rng.nextUnit()) * reuse.sum))
             }
-            let z = invT == 1 ? rawSum : VectorOps.sumExp(base, n: n, shift: maxLogit, scale: invT)
+            let z = invT == 1 ? expf(rawLogZ() - maxLogit) : VectorOps.sumExp(base, n: n, shift: maxLogit, scale: invT)
             let target = Float(rng.nextUnit()) * z
             return result(VectorOps.searchCumulativeExp(base, n: n, shift: maxLogit, scale: invT, target: target))
         }
@@ -72,7 +76,9 @@ public struct Sampler {
             w = reuse.weights; total = reuse.sum
         } else {
             let buffer = buffers.weights(n)
-            total = VectorOps.storeExp(base, n: n, shift: maxLogit, scale: invT, into: buffer)
+            let sums = VectorOps.storeExpWithRawSum(base, n: n, shift: maxLogit, scale: invT, into: buffer)
+            total = sums.scaled
+            if logZ.isNaN { logZ = maxLogit + logf(sums.raw) }
             w = UnsafePointer(buffer)
         }
         // Candidate floor: min-p never keeps weights below minP (the top weight is 1). Top-k needs

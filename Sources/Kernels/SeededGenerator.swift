@@ -1,6 +1,7 @@
 /// xoshiro256** seeded through SplitMix64: fast, small state, and the same
 /// stream for the same seed on every platform (SystemRandomNumberGenerator is
-/// not seedable).
+/// not seedable). The project's one seeded generator: sampling, head
+/// initialisation and test data all draw from it.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
