@@ -16,6 +16,16 @@ public struct ForwardOutput: Sendable {
     public var tokenCount: Int
 }
 
+/// One sequence's part of a batched forward pass.
+public struct SequenceStep {
+    public var tokens: [Int32]
+    public var context: ModelContext
+    public var logits: LogitsRequest
+    public init(tokens: [Int32], context: ModelContext, logits: LogitsRequest) {
+        self.tokens = tokens; self.context = context; self.logits = logits
+    }
+}
+
 /// Per-sequence state: the KV cache and reusable scratch buffers.
 public final class ModelContext: @unchecked Sendable {
     public let cache: KVCache
@@ -54,28 +64,46 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Runs `tokens` at positions cache.length ..< cache.length + T as one batch and appends them to the cache.
     public func forward(_ tokens: [Int32], context: ModelContext, logits request: LogitsRequest) throws -> ForwardOutput {
-        let c = config, T = tokens.count
-        guard T > 0 else { throw ModelError.emptyInput }
-        let cache = context.cache, start = cache.length
-        guard start + T <= cache.capacity else { throw ModelError.contextFull(needed: start + T, capacity: cache.capacity) }
-        for t in tokens where t < 0 || Int(t) >= c.vocab { throw ModelError.tokenOutOfRange(token: t, vocab: c.vocab) }
+        try forward(batch: [SequenceStep(tokens: tokens, context: context, logits: request)], workspace: context.workspace)[0]
+    }
 
-        let ws = context.workspace
-        ws.prepare(tokens: T, context: start + T)
+    /// A fresh set of scratch buffers for `forward(batch:workspace:)` (one per concurrent caller).
+    public func makeWorkspace() -> Workspace { Workspace(config: config, threads: pool.threadCount) }
+
+    /// One forward pass over several sequences at once: every sequence's tokens go at its own
+    /// cache positions, the matrix products run over all rows together (each weight byte read once
+    /// for the whole batch), attention reads each sequence's own cache. The contexts must be distinct.
+    public func forward(batch: [SequenceStep], workspace ws: Workspace) throws -> [ForwardOutput] {
+        let c = config
+        var rowCache = [KVCache](), rowPos = [Int](), allTokens = [Int32]()
+        for step in batch {
+            guard !step.tokens.isEmpty else { throw ModelError.emptyInput }
+            let cache = step.context.cache, start = cache.length
+            guard start + step.tokens.count <= cache.capacity else {
+                throw ModelError.contextFull(needed: start + step.tokens.count, capacity: cache.capacity)
+            }
+            for t in step.tokens where t < 0 || Int(t) >= c.vocab { throw ModelError.tokenOutOfRange(token: t, vocab: c.vocab) }
+            for (i, t) in step.tokens.enumerated() { rowCache.append(cache); rowPos.append(start + i); allTokens.append(t) }
+        }
+        guard Set(batch.map { ObjectIdentifier($0.context) }).count == batch.count else { throw ModelError.duplicateContextInBatch }
+        let T = allTokens.count
+        guard T > 0 else { throw ModelError.emptyInput }
+
+        ws.prepare(tokens: T, context: (rowPos.max() ?? 0) + 1)
         let x = ws.x.pointer, xn = ws.xn.pointer  // [T, hidden]
-        for (t, id) in tokens.enumerated() { weights.tokenEmbedding.dequantizeRow(Int(id), into: x + t * c.hidden) }
+        for (t, id) in allTokens.enumerated() { weights.tokenEmbedding.dequantizeRow(Int(id), into: x + t * c.hidden) }
 
         for (li, L) in weights.layers.enumerated() {
             // Attention block.
             for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.attnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
             let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
             linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws)
-            prepareQK(L, q: q, k: k, v: v, tokens: T, start: start, ws: ws)
-            for t in 0..<T {  // append K and V to the cache
-                (cache.keys[li] + (start + t) * c.kvDim).update(from: k + t * c.kvDim, count: c.kvDim)
-                (cache.values[li] + (start + t) * c.kvDim).update(from: v + t * c.kvDim, count: c.kvDim)
+            prepareQK(L, q: q, k: k, v: v, positions: rowPos, ws: ws)
+            for t in 0..<T {  // append K and V to each row's cache
+                (rowCache[t].keys[li] + rowPos[t] * c.kvDim).update(from: k + t * c.kvDim, count: c.kvDim)
+                (rowCache[t].values[li] + rowPos[t] * c.kvDim).update(from: v + t * c.kvDim, count: c.kvDim)
             }
-            attention(layer: li, q: q, out: ws.attn.pointer, tokens: T, start: start, cache: cache, ws: ws)
+            attention(layer: li, q: q, out: ws.attn.pointer, caches: rowCache, positions: rowPos, ws: ws)
             linear([(L.wo, ws.tmp.pointer)], input: ws.attn.pointer, tokens: T, ws: ws)
             VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
 
@@ -87,38 +115,66 @@ public final class LlamaModel: @unchecked Sendable {
             linear([(L.down, ws.tmp.pointer)], input: g, tokens: T, ws: ws)
             VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
         }
-        cache.length = start + T
+        for step in batch { step.context.cache.length += step.tokens.count }
 
         var hidden = [Float](repeating: 0, count: T * c.hidden)
         hidden.withUnsafeMutableBufferPointer { h in
             for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, weights.outputNorm, h.baseAddress! + t * c.hidden, n: c.hidden, eps: c.normEps) }
         }
-        let rows: Range<Int>
-        switch request {
-        case .none: rows = 0..<0
-        case .last: rows = (T - 1)..<T
-        case .all: rows = 0..<T
+        // Rows of `hidden` that need logits, gathered so the LM head runs once for the whole batch.
+        var logitRows = [Int]()
+        var first = 0
+        for step in batch {
+            let n = step.tokens.count
+            switch step.logits {
+            case .none: break
+            case .last: logitRows.append(first + n - 1)
+            case .all: logitRows += Array(first..<(first + n))
+            }
+            first += n
         }
-        var logits = [Float]()
-        if !rows.isEmpty {
-            logits = [Float](repeating: 0, count: rows.count * c.vocab)
-            hidden.withUnsafeBufferPointer { h in
-                logits.withUnsafeMutableBufferPointer { l in
-                    linear([(weights.output, l.baseAddress!)], input: h.baseAddress! + rows.lowerBound * c.hidden, tokens: rows.count, ws: ws)
-                }
+        let allLogits: [Float] = logitRows.isEmpty ? [] : hidden.withUnsafeBufferPointer { h in
+            var gathered = [Float](repeating: 0, count: logitRows.count * c.hidden)
+            for (i, r) in logitRows.enumerated() {
+                gathered.replaceSubrange((i * c.hidden)..<((i + 1) * c.hidden), with: h[(r * c.hidden)..<((r + 1) * c.hidden)])
+            }
+            return logits(hidden: gathered, workspace: ws)
+        }
+        var outputs = [ForwardOutput]()
+        first = 0
+        var logitCursor = 0
+        for step in batch {
+            let n = step.tokens.count
+            let rows = step.logits == .none ? 0 : step.logits == .last ? 1 : n
+            outputs.append(ForwardOutput(hidden: Array(hidden[(first * c.hidden)..<((first + n) * c.hidden)]),
+                                         logits: Array(allLogits[(logitCursor * c.vocab)..<((logitCursor + rows) * c.vocab)]),
+                                         tokenCount: n))
+            first += n; logitCursor += rows
+        }
+        return outputs
+    }
+
+    /// The LM head over final hidden states [N, hidden] (already normalised): logits [N, vocab].
+    public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
+        let n = hidden.count / config.hidden
+        guard n > 0 else { return [] }
+        var out = [Float](repeating: 0, count: n * config.vocab)
+        hidden.withUnsafeBufferPointer { h in
+            out.withUnsafeMutableBufferPointer { l in
+                linear([(weights.output, l.baseAddress!)], input: h.baseAddress!, tokens: n, ws: ws)
             }
         }
-        return ForwardOutput(hidden: hidden, logits: logits, tokenCount: T)
+        return out
     }
 
     // MARK: - Steps
 
     /// Biases, per-head q/k norms and RoPE, applied to each token's q and k.
     private func prepareQK(_ L: LayerWeights, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-                           v: UnsafeMutablePointer<Float>, tokens T: Int, start: Int, ws: Workspace) {
+                           v: UnsafeMutablePointer<Float>, positions: [Int], ws: Workspace) {
         let c = config
         let cs = ws.ropeTable.pointer  // [headDim]
-        for t in 0..<T {
+        for t in positions.indices {
             let qt = q + t * c.qDim, kt = k + t * c.kvDim
             if let bq = L.bq, let bk = L.bk, let bv = L.bv {
                 VectorOps.add(qt, bq, n: c.qDim); VectorOps.add(kt, bk, n: c.kvDim)
@@ -128,21 +184,22 @@ public final class LlamaModel: @unchecked Sendable {
                 for h in 0..<c.heads { VectorOps.rmsNorm(qt + h * c.headDim, qn, qt + h * c.headDim, n: c.headDim, eps: c.normEps) }
                 for h in 0..<c.kvHeads { VectorOps.rmsNorm(kt + h * c.headDim, kn, kt + h * c.headDim, n: c.headDim, eps: c.normEps) }
             }
-            rope.table(position: start + t, into: cs)
+            rope.table(position: positions[t], into: cs)
             rope.apply(qt, heads: c.heads, headDim: c.headDim, table: cs)
             rope.apply(kt, heads: c.kvHeads, headDim: c.headDim, table: cs)
         }
     }
 
-    /// Causal grouped-query attention for T queries over the cache; out is [T, qDim].
+    /// Causal grouped-query attention: row t attends over its own cache up to its position; out is [T, qDim].
     private func attention(layer: Int, q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
-                           tokens T: Int, start: Int, cache: KVCache, ws: Workspace) {
+                           caches: [KVCache], positions: [Int], ws: Workspace) {
         let c = config
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(c.headDim).squareRoot()
+        let T = positions.count
         let tasks = T * c.heads
         let n = pool.threadCount
-        let keys = cache.keys[layer], values = cache.values[layer]
+        let keys = caches.map { $0.keys[layer] }, values = caches.map { $0.values[layer] }
         let work = { (thread: Int) in
             let scores = ws.scores[thread].pointer
             // Interleaved tasks balance the causal triangle across threads.
@@ -151,13 +208,13 @@ public final class LlamaModel: @unchecked Sendable {
                 let t = task / c.heads, h = task % c.heads
                 let kvh = h / group
                 Attention.attend(query: q + t * c.qDim + h * c.headDim,
-                                 keys: keys + kvh * c.headDim, values: values + kvh * c.headDim,
-                                 stride: c.kvDim, length: start + t + 1, headDim: c.headDim, scale: scale,
+                                 keys: keys[t] + kvh * c.headDim, values: values[t] + kvh * c.headDim,
+                                 stride: c.kvDim, length: positions[t] + 1, headDim: c.headDim, scale: scale,
                                  scores: scores, out: out + t * c.qDim + h * c.headDim)
                 task += n
             }
         }
-        if tasks * (start + T) < 4096 { for i in 0..<n { work(i) } } else { pool.run(work) }
+        if tasks * ((positions.max() ?? 0) + 1) < 4096 { for i in 0..<n { work(i) } } else { pool.run(work) }
     }
 
     /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel

@@ -87,6 +87,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case tokenOutOfRange(token: Int32, vocab: Int)
     case contextFull(needed: Int, capacity: Int)
     case emptyInput
+    case duplicateContextInBatch
 
     public var description: String {
         switch self {
@@ -94,6 +95,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(p): unsupported architecture '\(a)' (supported: \(ModelConfig.supportedArchitectures.joined(separator: ", ")))"
         case .badConfig(let p, let r): return "\(p): invalid model configuration: \(r)"
         case .unsupportedWeightType(let p, let t, let ty): return "\(p): tensor '\(t)' has type \(ty), which this engine cannot compute with"
+        case .duplicateContextInBatch: return "a batched forward pass got the same sequence context twice"
         case .tokenOutOfRange(let t, let v): return "token id \(t) is outside the vocabulary (0..<\(v))"
         case .contextFull(let n, let c): return "the context is full: \(n) positions needed, the KV cache holds \(c) (raise --ctx)"
         case .emptyInput: return "no input tokens"

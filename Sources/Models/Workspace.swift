@@ -1,7 +1,7 @@
 import Kernels
 
-/// Scratch buffers of one sequence's forward pass, grown on demand and reused.
-final class Workspace {
+/// Scratch buffers of a forward pass, grown on demand and reused; one per concurrent caller.
+public final class Workspace: @unchecked Sendable {
     let config: ModelConfig
     let x = FloatBuffer(), xn = FloatBuffer(), tmp = FloatBuffer()  // [T, hidden]
     let q = FloatBuffer(), attn = FloatBuffer()                     // [T, qDim]

@@ -178,6 +178,49 @@ struct TinyModelTests {
         #expect(worstStep < 2e-3, "decode path: \(worstStep)")
     }
 
+    /// Several sequences in one pass (a prefill of one, single decode steps of others at different
+    /// positions) give each sequence what it gets when run alone.
+    @Test(arguments: [0, 3])
+    func batchedSequencesMatchSeparateRuns(index: Int) throws {
+        let s = Self.specs[index]
+        var W = [String: [Float]]()
+        let path = try Self.writeModel(s, seed: UInt64(index + 7), weights: &W)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+        let prompts: [[Int32]] = [[1, 5, 9, 13, 2], [7, 3], [11, 12, 13, 14, 15, 16, 17], [4]]
+        let next: [[Int32]] = [[8], [6, 2, 9], [20], [30, 31]]
+        // Alone: prompt, then the next tokens one by one.
+        var alone = [[Float]]()
+        for (p, n) in zip(prompts, next) {
+            let ctx = model.makeContext(capacity: 32)
+            var l = try model.forward(p, context: ctx, logits: .last).logits
+            for t in n { l += try model.forward([t], context: ctx, logits: .all).logits }
+            alone.append(l)
+        }
+        // Together: one pass with all prompts, then every step in one pass (the second sequence
+        // sends its remaining tokens as a chunk; the others one token a step).
+        let ws = model.makeWorkspace()
+        let ctxs = prompts.map { _ in model.makeContext(capacity: 32) }
+        var together = try model.forward(batch: zip(prompts, ctxs).map { SequenceStep(tokens: $0, context: $1, logits: .last) },
+                                         workspace: ws).map { $0.logits }
+        let step1 = try model.forward(batch: [SequenceStep(tokens: next[0], context: ctxs[0], logits: .all),
+                                              SequenceStep(tokens: next[1], context: ctxs[1], logits: .all),
+                                              SequenceStep(tokens: next[2], context: ctxs[2], logits: .all),
+                                              SequenceStep(tokens: [next[3][0]], context: ctxs[3], logits: .all)], workspace: ws)
+        for i in 0..<4 { together[i] += step1[i].logits }
+        together[3] += try model.forward(batch: [SequenceStep(tokens: [next[3][1]], context: ctxs[3], logits: .all)], workspace: ws)[0].logits
+        for i in 0..<4 {
+            #expect(together[i].count == alone[i].count)
+            let worst = zip(together[i], alone[i]).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst < 1e-4, "sequence \(i): max |batched - alone| = \(worst)")
+            #expect(ctxs[i].cache.length == prompts[i].count + next[i].count)
+        }
+        #expect(throws: ModelError.duplicateContextInBatch) {
+            _ = try model.forward(batch: [SequenceStep(tokens: [1], context: ctxs[0], logits: .none),
+                                          SequenceStep(tokens: [2], context: ctxs[0], logits: .none)], workspace: ws)
+        }
+    }
+
     @Test func missingTensorAndWrongShapeAreNamed() throws {
         var W = [String: [Float]]()
         let s = Spec()
