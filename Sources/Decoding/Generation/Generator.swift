@@ -77,42 +77,26 @@ public final class Generator: @unchecked Sendable {
         let promptSeconds = Date().timeIntervalSince(start)
 
         let decodeStart = Date()
-        var sampler = Sampler(parameters: p.sampling)
-        var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer, renderSpecial: false)
-        var stopper = StopStringMatcher(p.stopStrings)
-        let endTokens = model.tokenizer.endOfGenerationTokenIDs
-        var generated = 0
+        var decoder = SequenceDecoder(parameters: p, controller: controller, tokenizer: model.tokenizer)
         var reason = StopReason.length
         var firstTokenTime = 0.0
-        var tStats = RunningRange(), pStats = RunningRange()
-        while generated < p.maxTokens {
+        while decoder.generated < p.maxTokens {
             if cancelled.isSet { reason = .cancelled; break }
-            let d = hidden.withUnsafeBufferPointer { h in logits.withUnsafeBufferPointer { controller.decide(hidden: h, logits: $0) } }
-                .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
-            tStats.add(d.temperature); pStats.add(d.topP)
-            let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, temperature: d.temperature, topP: d.topP, weights: d.weights) }
-            generated += 1
-            if generated == 1 { firstTokenTime = Date().timeIntervalSince(decodeStart) }
-            if p.stopOnEndOfGeneration && endTokens.contains(s.id) {
-                onToken(GeneratedToken(id: s.id, text: detokenizer.flush() + stopper.flush(), logprob: s.logprob,
-                                       temperature: d.temperature, topP: d.topP))
-                reason = .stop
-                break
+            let (token, finished) = hidden.withUnsafeBufferPointer { h in
+                logits.withUnsafeBufferPointer { decoder.next(hidden: h, logits: $0, roomLeft: cache.length < cache.capacity) }
             }
-            let (emit, stopped) = stopper.append(detokenizer.append(s.id))
-            let isLast = stopped || generated == p.maxTokens || cache.length >= cache.capacity
-            let tail = isLast && !stopped ? stopper.append(detokenizer.flush()).emit + stopper.flush() : ""
-            onToken(GeneratedToken(id: s.id, text: emit + tail, logprob: s.logprob, temperature: d.temperature, topP: d.topP))
-            if stopped { reason = .stop; break }
-            if isLast { reason = .length; break }
-            let out = try lm.forward([s.id], context: context, logits: .last)
+            if decoder.generated == 1 { firstTokenTime = Date().timeIntervalSince(decodeStart) }
+            onToken(token)
+            if let finished { reason = finished; break }
+            let out = try lm.forward([token.id], context: context, logits: .last)
             logits = out.logits; hidden = out.hidden
-            cachedTokens.append(s.id)
+            cachedTokens.append(token.id)
         }
+        let generated = decoder.generated
         return GenerationSummary(promptTokens: prompt.count, promptTokensEvaluated: prompt.count - common,
                                  generatedTokens: generated, promptSeconds: promptSeconds + firstTokenTime,
                                  generationSeconds: Date().timeIntervalSince(decodeStart) - firstTokenTime,
-                                 stopReason: reason, temperature: tStats.range, topP: pStats.range)
+                                 stopReason: reason, temperature: decoder.temperatureRange.range, topP: decoder.topPRange.range)
     }
 
     /// Forget the cached conversation.

@@ -1,0 +1,149 @@
+import Foundation
+import Models
+import Tokenizers
+
+/// One generation for the `BatchGenerator`.
+public struct BatchRequest {
+    /// The caller's tag, returned with every token and the result.
+    public var id: Int
+    public var prompt: [Int32]
+    public var parameters: GenerateParameters
+    /// This sequence's own controller (controllers keep per-sequence scratch).
+    public var controller: any DecodingController
+
+    public init(id: Int, prompt: [Int32], parameters: GenerateParameters, controller: any DecodingController = StaticController()) {
+        self.id = id; self.prompt = prompt; self.parameters = parameters; self.controller = controller
+    }
+}
+
+/// A finished generation of the `BatchGenerator`.
+public struct BatchResult: Sendable {
+    public var id: Int
+    public var tokens: [GeneratedToken]
+    public var promptTokens: Int
+    public var stopReason: StopReason
+    public var text: String { tokens.map(\.text).joined() }
+}
+
+/// Throughput of a `BatchGenerator.run`.
+public struct BatchStatistics: Sendable, Equatable {
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    public var forwardPasses = 0
+    public var seconds = 0.0
+    public var generatedTokensPerSecond: Double { seconds > 0 ? Double(generatedTokens) / seconds : 0 }
+}
+
+/// Continuous batching: up to `slots` sequences are decoded together, one forward pass per step
+/// carrying every active sequence's next token (and the prompts of sequences that just joined);
+/// a finished sequence leaves at once and the next request takes its slot. Each sequence has
+/// its own KV cache, sampler (seed), controller and stop conditions, so its tokens do not depend
+/// on what it was batched with (up to the summation order of the batched matrix products).
+public final class BatchGenerator: @unchecked Sendable {
+    public let model: LoadedModel
+    public let slots: Int
+    private let contexts: [ModelContext]
+    private let workspace: Workspace
+    /// Prompt tokens one sequence sends per step (bounds scratch memory on long prompts).
+    static let prefillChunk = 256
+
+    public init(model: LoadedModel, slots: Int, contextSize: Int) {
+        self.model = model
+        self.slots = max(1, slots)
+        contexts = (0..<self.slots).map { _ in model.model.makeContext(capacity: contextSize) }
+        workspace = model.model.makeWorkspace()
+    }
+
+    public var contextSize: Int { contexts[0].cache.capacity }
+
+    private struct Active {
+        var request: BatchRequest
+        var slot: Int
+        var prefilled = 0           // prompt tokens already in the cache
+        var pending: Int32?         // the sampled token still to be fed
+        var decoder: SequenceDecoder
+        var tokens: [GeneratedToken] = []
+    }
+
+    /// Runs requests pulled from `next` (nil: no more) until all are done. `onToken` sees every
+    /// token as it is sampled, `onFinish` every finished sequence; `isCancelled(id)` ends a
+    /// sequence early (finish reason `.cancelled`). Results arrive in completion order.
+    @discardableResult
+    public func run(next: () -> BatchRequest?,
+                    onToken: (Int, GeneratedToken) -> Void = { _, _ in },
+                    isCancelled: (Int) -> Bool = { _ in false },
+                    onFinish: (BatchResult) throws -> Void) throws -> BatchStatistics {
+        let lm = model.model, H = lm.config.hidden, V = lm.config.vocab
+        var active = [Active]()
+        var freeSlots = Array((0..<slots).reversed())
+        var exhausted = false
+        var stats = BatchStatistics()
+        let start = Date()
+        defer { stats.seconds = Date().timeIntervalSince(start) }
+
+        func finish(_ a: Active, _ reason: StopReason) throws {
+            freeSlots.append(a.slot)
+            try onFinish(BatchResult(id: a.request.id, tokens: a.tokens, promptTokens: a.request.prompt.count, stopReason: reason))
+        }
+
+        while true {
+            // Fill free slots.
+            while !exhausted && !freeSlots.isEmpty {
+                guard let r = next() else { exhausted = true; break }
+                guard !r.prompt.isEmpty else { throw ModelError.emptyInput }
+                guard r.prompt.count < contextSize else { throw ModelError.contextFull(needed: r.prompt.count + 1, capacity: contextSize) }
+                let slot = freeSlots.removeLast()
+                contexts[slot].cache.truncate(to: 0)
+                active.append(Active(request: r, slot: slot,
+                                     decoder: SequenceDecoder(parameters: r.parameters, controller: r.controller, tokenizer: model.tokenizer)))
+                if r.parameters.maxTokens <= 0 { try finish(active.removeLast(), .length) }
+            }
+            // Drop cancelled sequences.
+            var kept = [Active]()
+            for a in active { if isCancelled(a.request.id) { try finish(a, .cancelled) } else { kept.append(a) } }
+            active = kept
+            if active.isEmpty {
+                if exhausted { break } else { continue }
+            }
+
+            // One forward pass: each sequence sends its next prompt chunk or its sampled token.
+            var steps = [SequenceStep]()
+            for a in active {
+                let ctx = contexts[a.slot]
+                if let t = a.pending {
+                    steps.append(SequenceStep(tokens: [t], context: ctx, logits: .last))
+                } else {
+                    let end = min(a.request.prompt.count, a.prefilled + Self.prefillChunk)
+                    let chunk = Array(a.request.prompt[a.prefilled..<end])
+                    steps.append(SequenceStep(tokens: chunk, context: ctx, logits: end == a.request.prompt.count ? .last : .none))
+                    stats.promptTokens += chunk.count
+                }
+            }
+            let outputs = try lm.forward(batch: steps, workspace: workspace)
+            stats.forwardPasses += 1
+
+            kept = []
+            for (i, var a) in active.enumerated() {
+                let out = outputs[i]
+                if a.pending == nil {
+                    a.prefilled += steps[i].tokens.count
+                    if a.prefilled < a.request.prompt.count { kept.append(a); continue }
+                }
+                let cache = contexts[a.slot].cache
+                let lastHidden = (out.tokenCount - 1) * H
+                let (token, finished) = out.hidden.withUnsafeBufferPointer { h in
+                    out.logits.withUnsafeBufferPointer { l in
+                        a.decoder.next(hidden: UnsafeBufferPointer(rebasing: h[lastHidden..<(lastHidden + H)]),
+                                       logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: cache.length < cache.capacity)
+                    }
+                }
+                a.tokens.append(token)
+                stats.generatedTokens += 1
+                onToken(a.request.id, token)
+                if let finished { try finish(a, finished) } else { a.pending = token.id; kept.append(a) }
+            }
+            active = kept
+        }
+        return stats
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Tokenizers
+
+/// What happens to one sequence after its logits are known: the controller's decision combined
+/// with the user's settings, the seeded draw, detokenization, stop strings and end tokens.
+/// The single-sequence `Generator` and the `BatchGenerator` both step sequences through it.
+struct SequenceDecoder {
+    let parameters: GenerateParameters
+    let controller: any DecodingController
+    private var sampler: Sampler
+    private var detokenizer: StreamingDetokenizer
+    private var stopper: StopStringMatcher
+    private let endTokens: Set<Int32>
+    private(set) var generated = 0
+    private(set) var temperatureRange = RunningRange(), topPRange = RunningRange()
+
+    init(parameters: GenerateParameters, controller: any DecodingController, tokenizer: any Tokenizer) {
+        self.parameters = parameters
+        self.controller = controller
+        sampler = Sampler(parameters: parameters.sampling)
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, renderSpecial: false)
+        stopper = StopStringMatcher(parameters.stopStrings)
+        endTokens = Set(tokenizer.endOfGenerationTokenIDs)
+    }
+
+    /// Samples the next token from `logits` (and the hidden state the controller reads).
+    /// `roomLeft`: whether the KV cache can take this token for a further step. Returns the
+    /// token (its text includes anything held back when it is the last) and, when the sequence
+    /// ends with it, why.
+    mutating func next(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>,
+                       roomLeft: Bool) -> (token: GeneratedToken, finished: StopReason?) {
+        let p = parameters
+        let d = controller.decide(hidden: hidden, logits: logits)
+            .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
+        temperatureRange.add(d.temperature); topPRange.add(d.topP)
+        let s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
+        generated += 1
+        if p.stopOnEndOfGeneration && endTokens.contains(s.id) {
+            return (GeneratedToken(id: s.id, text: detokenizer.flush() + stopper.flush(), logprob: s.logprob,
+                                   temperature: d.temperature, topP: d.topP), .stop)
+        }
+        let (emit, stopped) = stopper.append(detokenizer.append(s.id))
+        let isLast = stopped || generated >= p.maxTokens || !roomLeft
+        let tail = isLast && !stopped ? stopper.append(detokenizer.flush()).emit + stopper.flush() : ""
+        let token = GeneratedToken(id: s.id, text: emit + tail, logprob: s.logprob, temperature: d.temperature, topP: d.topP)
+        return (token, stopped ? .stop : isLast ? .length : nil)
+    }
+}

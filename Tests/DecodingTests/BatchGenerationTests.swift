@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import Models
+import Decoding
+
+/// Continuous batching gives every sequence the tokens it gets when generated alone.
+@Suite(.serialized) struct BatchGenerationTests {
+    let lm: LoadedModel
+    init() throws { lm = try SharedModel.get() }
+
+    @Test func batchedSequencesEqualSeparateGenerations() throws {
+        let prompts = ["The capital of France is", "def add(a, b):", "Once upon a time", "1, 2, 3, 4,",
+                       "Water boils at", "My favourite colour is", "import numpy as np\n"]
+        var requests = [BatchRequest]()
+        for (i, text) in prompts.enumerated() {
+            let sampling = i % 3 == 0 ? SamplingParameters(temperature: 0)
+                : SamplingParameters(temperature: 0.9, topK: 0, topP: 0.95, minP: 0, seed: UInt64(100 + i))
+            let p = GenerateParameters(maxTokens: 8 + 5 * i, sampling: sampling, stopStrings: i == 4 ? ["."] : [])
+            requests.append(BatchRequest(id: i, prompt: lm.tokenizer.encode(text, addSpecial: true, parseSpecial: true), parameters: p))
+        }
+        var alone = [Int: [Int32]]()
+        let single = Generator(model: lm, contextSize: 128)
+        for r in requests {
+            single.reset()
+            var ids = [Int32]()
+            _ = try single.run(prompt: r.prompt, parameters: r.parameters) { ids.append($0.id) }
+            alone[r.id] = ids
+        }
+        let batch = BatchGenerator(model: lm, slots: 3, contextSize: 128)
+        var queue = requests[...]
+        var results = [Int: BatchResult]()
+        var streamed = [Int: Int]()
+        let stats = try batch.run(next: { queue.popFirst() }, onToken: { id, _ in streamed[id, default: 0] += 1 }) { results[$0.id] = $0 }
+        #expect(results.count == requests.count)
+        for r in requests {
+            #expect(results[r.id]?.tokens.map(\.id) == alone[r.id], "request \(r.id)")
+            #expect(streamed[r.id] == alone[r.id]?.count)
+        }
+        #expect(stats.generatedTokens == alone.values.map(\.count).reduce(0, +))
+        // Fewer passes than tokens: sequences really shared forward passes.
+        #expect(stats.forwardPasses < stats.generatedTokens / 2)
+    }
+
+    @Test func cancelledSequenceLeavesItsSlot() throws {
+        let batch = BatchGenerator(model: lm, slots: 2, contextSize: 64)
+        let prompt = lm.tokenizer.encode("Count: 1, 2, 3,", addSpecial: true, parseSpecial: true)
+        var queue = (0..<3).map { BatchRequest(id: $0, prompt: prompt, parameters: GenerateParameters(maxTokens: 20, sampling: .greedy)) }[...]
+        var counts = [Int: Int](), reasons = [Int: StopReason]()
+        try batch.run(next: { queue.popFirst() }, onToken: { id, _ in counts[id, default: 0] += 1 },
+                      isCancelled: { id in id == 0 && counts[0, default: 0] >= 3 }) { reasons[$0.id] = $0.stopReason }
+        #expect(reasons[0] == .cancelled)
+        #expect(counts[0] == 3)
+        #expect(reasons[1] == .length && reasons[2] == .length)
+        #expect(counts[1] == 20 && counts[2] == 20)
+    }
+}
