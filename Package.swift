@@ -19,7 +19,7 @@ let package = Package(
     name: "AutoDeco",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "AutoDeco", targets: ["AutoDeco"]),
+        .library(name: "AutoDeco", targets: ["AutoDeco", "Evaluation"]),
         .executable(name: "autodeco", targets: ["AutoDecoCLI"]),
     ],
     dependencies: [
@@ -38,10 +38,12 @@ let package = Package(
         .target(name: "Decoding", dependencies: ["Kernels", "Models"], swiftSettings: common),
         // Layer 6 and the library product: the paper (heads come later) and the public API.
         .target(name: "AutoDeco", dependencies: ["Decoding", "Models", "ModelFiles", "Kernels"], swiftSettings: common),
+        // Layer 7: grading, datasets, evaluation protocols.
+        .target(name: "Evaluation", dependencies: ["AutoDeco"], swiftSettings: common),
         // Layer 9: the command-line tool, thin over the library.
         .executableTarget(
             name: "AutoDecoCLI",
-            dependencies: ["AutoDeco", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AutoDeco", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: common),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles", "Models"], swiftSettings: common),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers"], swiftSettings: common),
         .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco"], swiftSettings: common),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], swiftSettings: common),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Kernels", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )
