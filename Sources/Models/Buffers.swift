@@ -44,6 +44,16 @@ public final class KVCache: @unchecked Sendable {
     /// Forget positions from `position` on (e.g. to re-run a prompt, or after a rejected draft).
     public func truncate(to position: Int) { length = max(0, min(length, position)) }
 
+    /// Makes this cache hold the first `count` positions of `other` (a shared prompt prefix).
+    public func copyPrefix(from other: KVCache, count: Int) {
+        precondition(other.layers == layers && other.kvDim == kvDim && count <= min(other.length, capacity), "copyPrefix: incompatible caches")
+        for l in 0..<layers {
+            keys[l].update(from: other.keys[l], count: count * kvDim)
+            values[l].update(from: other.values[l], count: count * kvDim)
+        }
+        length = count
+    }
+
     public var byteCount: Int { 2 * layers * capacity * kvDim * MemoryLayout<Float>.size }
 
     deinit {

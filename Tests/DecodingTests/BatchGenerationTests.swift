@@ -10,7 +10,8 @@ import Decoding
 
     @Test func batchedSequencesEqualSeparateGenerations() throws {
         let prompts = ["The capital of France is", "def add(a, b):", "Once upon a time", "1, 2, 3, 4,",
-                       "Water boils at", "My favourite colour is", "import numpy as np\n"]
+                       "Water boils at", "My favourite colour is", "import numpy as np\n",
+                       "Once upon a time", "Once upon a time there"]  // shared prefixes: copied, not recomputed
         var requests = [BatchRequest]()
         for (i, text) in prompts.enumerated() {
             let sampling = i % 3 == 0 ? SamplingParameters(temperature: 0)
@@ -37,6 +38,7 @@ import Decoding
             #expect(streamed[r.id] == alone[r.id]?.count)
         }
         #expect(stats.generatedTokens == alone.values.map(\.count).reduce(0, +))
+        #expect(stats.reusedPromptTokens > 0)
         // Fewer passes than tokens: sequences really shared forward passes.
         #expect(stats.forwardPasses < stats.generatedTokens / 2)
     }

@@ -27,7 +27,9 @@ public struct BatchResult: Sendable {
 
 /// Throughput of a `BatchGenerator.run`.
 public struct BatchStatistics: Sendable, Equatable {
+    /// Prompt tokens computed, and prompt tokens whose cache rows were copied from another sequence.
     public var promptTokens = 0
+    public var reusedPromptTokens = 0
     public var generatedTokens = 0
     public var forwardPasses = 0
     public var seconds = 0.0
@@ -39,11 +41,15 @@ public struct BatchStatistics: Sendable, Equatable {
 /// a finished sequence leaves at once and the next request takes its slot. Each sequence has
 /// its own KV cache, sampler (seed), controller and stop conditions, so its tokens do not depend
 /// on what it was batched with (up to the summation order of the batched matrix products).
+/// A new sequence whose prompt starts like the tokens held in some slot's cache (the K samples
+/// of one problem, the next turn of a chat) copies that prefix instead of recomputing it.
 public final class BatchGenerator: @unchecked Sendable {
     public let model: LoadedModel
     public let slots: Int
     private let contexts: [ModelContext]
     private let workspace: Workspace
+    /// The tokens whose keys and values each slot's cache holds.
+    private var slotTokens: [[Int32]]
     /// Prompt tokens one sequence sends per step (bounds scratch memory on long prompts).
     static let prefillChunk = 256
 
@@ -52,6 +58,27 @@ public final class BatchGenerator: @unchecked Sendable {
         self.slots = max(1, slots)
         contexts = (0..<self.slots).map { _ in model.model.makeContext(capacity: contextSize) }
         workspace = model.model.makeWorkspace()
+        slotTokens = Array(repeating: [], count: self.slots)
+    }
+
+    /// Puts the longest cached prefix of `prompt` (at most all but its last token, whose logits
+    /// are needed) into `slot`'s cache; returns its length.
+    private func reusePrefix(of prompt: [Int32], into slot: Int) -> Int {
+        func common(_ a: [Int32]) -> Int {
+            var n = 0
+            let limit = min(a.count, prompt.count - 1)
+            while n < limit && a[n] == prompt[n] { n += 1 }
+            return n
+        }
+        var best = slot, bestLength = common(slotTokens[slot])
+        for s in slotTokens.indices where s != slot {
+            let n = common(slotTokens[s])
+            if n > bestLength { best = s; bestLength = n }
+        }
+        let cache = contexts[slot].cache
+        if best == slot { cache.truncate(to: bestLength) } else { cache.copyPrefix(from: contexts[best].cache, count: bestLength) }
+        slotTokens[slot] = Array(prompt[0..<bestLength])
+        return bestLength
     }
 
     public var contextSize: Int { contexts[0].cache.capacity }
@@ -93,8 +120,9 @@ public final class BatchGenerator: @unchecked Sendable {
                 guard !r.prompt.isEmpty else { throw ModelError.emptyInput }
                 guard r.prompt.count < contextSize else { throw ModelError.contextFull(needed: r.prompt.count + 1, capacity: contextSize) }
                 let slot = freeSlots.removeLast()
-                contexts[slot].cache.truncate(to: 0)
-                active.append(Active(request: r, slot: slot,
+                let reused = reusePrefix(of: r.prompt, into: slot)
+                stats.reusedPromptTokens += reused
+                active.append(Active(request: r, slot: slot, prefilled: reused,
                                      decoder: SequenceDecoder(parameters: r.parameters, controller: r.controller, tokenizer: model.tokenizer)))
                 if r.parameters.maxTokens <= 0 { try finish(active.removeLast(), .length) }
             }
@@ -121,6 +149,7 @@ public final class BatchGenerator: @unchecked Sendable {
             }
             let outputs = try lm.forward(batch: steps, workspace: workspace)
             stats.forwardPasses += 1
+            for (a, step) in zip(active, steps) { slotTokens[a.slot] += step.tokens }
 
             kept = []
             for (i, var a) in active.enumerated() {
