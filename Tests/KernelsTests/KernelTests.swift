@@ -187,3 +187,20 @@ struct Top5Tests {
         #expect(y.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: 640) } == [134, 134, 133, 132, 131])
     }
 }
+
+struct RadixSortTests {
+    /// The radix order equals a stable comparison sort (descending, ties by index), on values with
+    /// many ties, negatives, huge and tiny magnitudes and infinities.
+    @Test(arguments: [1, 2, 100, 4097, 49152])
+    func equalsStableComparisonSort(n: Int) {
+        var g = SeededGenerator(seed: UInt64(n))
+        let pool: [Float] = [0, 1, -1, 3.5, -3.5, 1e-30, -1e-30, 1e30, .infinity, -.infinity]
+        let values: [Float] = (0..<n).map { i in
+            i % 3 == 0 ? pool[Int(g.next() % UInt64(pool.count))] : Float(g.nextUnit() * 40 - 20)
+        }
+        var order = [Int32](repeating: 0, count: n), scratch = order, keys = [UInt32](repeating: 0, count: 2 * n)
+        RadixSort.descending(values, count: n, order: &order, scratch: &scratch, keys: &keys)
+        let expected = values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+        #expect(order.map(Int.init) == expected)
+    }
+}

@@ -1,4 +1,17 @@
 import Foundation
+import Kernels
+
+/// Reusable buffers of the soft top-p loss (one per thread): probabilities and the sort order.
+public final class LossWorkspace {
+    var q = [Double](), order = [Int32](), orderScratch = [Int32](), keys = [UInt32]()
+    public init() {}
+    func reserve(_ n: Int) {
+        if q.count < n {
+            q = [Double](repeating: 0, count: n); order = [Int32](repeating: 0, count: n)
+            orderScratch = order; keys = [UInt32](repeating: 0, count: 2 * n)
+        }
+    }
+}
 
 /// The paper's two training losses for one position, with their gradients with respect to the
 /// predicted temperature T and top-p P (spec section 4), in double precision. Inputs: the frozen
@@ -37,22 +50,33 @@ public enum AutoDecoLoss {
     /// in descending order, m = exp(-alpha ReLU(c - P)), q~ = q m / (sum q m + 1e-9). Returns the
     /// loss and its derivatives with respect to T and P (T is not detached here).
     public static func topP(logits z: UnsafeBufferPointer<Float>, label y: Int, temperature t: Double, topP p: Double,
-                            weight w: Double) -> (loss: Double, dT: Double, dP: Double) {
+                            weight w: Double, workspace: LossWorkspace = LossWorkspace()) -> (loss: Double, dT: Double, dP: Double) {
         let n = z.count
         let tc = max(t, 1e-8)
         let mx = Double(z.max() ?? 0)
-        var q = [Double](repeating: 0, count: n)
+        workspace.reserve(n)
         var s = 0.0
-        for i in 0..<n { q[i] = exp((Double(z[i]) - mx) / tc); s += q[i] }
         var meanZ = 0.0
-        for i in 0..<n { q[i] /= s; meanZ += q[i] * Double(z[i]) }
+        workspace.q.withUnsafeMutableBufferPointer { q in
+            for i in 0..<n { q[i] = exp((Double(z[i]) - mx) / tc); s += q[i] }
+            for i in 0..<n { q[i] /= s; meanZ += q[i] * Double(z[i]) }
+        }
+        let q = workspace.q
         // dq_i/dT = q_i (z_i - E_q[z]) * (-1/T^2) ... = q_i (E_q[z] - z_i) / T^2 (zero when clamped).
         let scale = t > 1e-8 ? 1 / (tc * tc) : 0
-        let order = (0..<n).sorted { q[$0] > q[$1] || (q[$0] == q[$1] && $0 < $1) }
+        // Descending probability = descending logit (T > 0); ties in index order, as a stable sort.
+        workspace.order.withUnsafeMutableBufferPointer { o in
+            workspace.orderScratch.withUnsafeMutableBufferPointer { sc in
+                workspace.keys.withUnsafeMutableBufferPointer { k in
+                    RadixSort.descending(z.baseAddress!, count: n, order: o.baseAddress!, scratch: sc.baseAddress!, keys: k.baseAddress!)
+                }
+            }
+        }
         var sumQM = 0.0, dSdT = 0.0, dSdP = 0.0
         var c = 0.0, dc = 0.0
         var my = 0.0, dmyT = 0.0, dmyP = 0.0, dqyT = 0.0
-        for i in order {
+        for rank in 0..<n {
+            let i = Int(workspace.order[rank])
             let dqi = q[i] * (meanZ - Double(z[i])) * scale
             c += q[i]; dc += dqi
             let excess = c - p
