@@ -23,6 +23,13 @@ public struct AdamW: Sendable, Equatable, Codable {
         return learningRate * (0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * min(progress, 1))))
     }
 
+    /// The moments and step count, for a checkpoint (restored by `restore`).
+    public var moments: (step: Int, m: [Double], v: [Double]) { (step, m, v) }
+
+    public mutating func restore(step: Int, m: [Double], v: [Double]) {
+        self.step = step; self.m = m; self.v = v
+    }
+
     /// One update of `params` (flattened) with `grads`.
     public mutating func update(_ params: inout [Float], _ grads: [Double]) {
         if m.isEmpty { m = [Double](repeating: 0, count: params.count); v = m }

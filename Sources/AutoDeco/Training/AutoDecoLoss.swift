@@ -98,3 +98,19 @@ public enum AutoDecoLoss {
         return (loss, g * dqtT, g * dqtP)
     }
 }
+
+extension AutoDecoLoss {
+    /// Whether the gold token is inside the hard top-p nucleus at temperature T: the probability
+    /// mass ranked before it (higher logit, or equal logit and lower index) is below P.
+    public static func nucleusContains(logits z: UnsafeBufferPointer<Float>, label y: Int, temperature t: Double, topP p: Double) -> Bool {
+        if p >= 1 { return true }
+        let tc = max(t, 1e-8), mx = Double(z.max() ?? 0), zy = z[y]
+        var total = 0.0, before = 0.0
+        for i in 0..<z.count {
+            let e = exp((Double(z[i]) - mx) / tc)
+            total += e
+            if z[i] > zy || (z[i] == zy && i < y) { before += e }
+        }
+        return before / total < p
+    }
+}
