@@ -46,11 +46,13 @@ let package = Package(
             dependencies: ["AutoDeco", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: common),
 
+        // Helpers shared by the test targets (tiny random models).
+        .target(name: "TestSupport", dependencies: ["Kernels", "ModelFiles"], path: "Tests/Support", swiftSettings: common),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], swiftSettings: common),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles", "Models"], swiftSettings: common),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers"], swiftSettings: common),
-        .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco"], swiftSettings: common),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers", "TestSupport"], swiftSettings: common),
+        .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco", "TestSupport"], swiftSettings: common),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], swiftSettings: common),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Kernels", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]

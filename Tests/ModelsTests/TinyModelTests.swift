@@ -3,81 +3,14 @@ import Testing
 import Kernels
 import ModelFiles
 import Models
+import TestSupport
 
 /// Tiny random models written with our GGUF writer, run by the engine and by a naive
 /// float64 forward pass written here from the definitions (an independent implementation).
 struct TinyModelTests {
-    struct Spec {
-        var arch = "llama"
-        var layers = 2, hidden = 64, ffn = 96, heads = 4, kvHeads = 2, vocab = 80
-        var format: WeightFormat = .f32
-        var tied = true
-    }
-
-    /// Writes a random model and returns its path; `weights` receives the float values written.
-    static func writeModel(_ s: Spec, seed: UInt64, weights: inout [String: [Float]]) throws -> String {
-        var rng = SeededGenerator(seed: seed)
-        var w = GGUFWriter()
-        w.set("general.architecture", .string(s.arch))
-        w.set("\(s.arch).block_count", .uint32(UInt32(s.layers)))
-        w.set("\(s.arch).embedding_length", .uint32(UInt32(s.hidden)))
-        w.set("\(s.arch).feed_forward_length", .uint32(UInt32(s.ffn)))
-        w.set("\(s.arch).attention.head_count", .uint32(UInt32(s.heads)))
-        w.set("\(s.arch).attention.head_count_kv", .uint32(UInt32(s.kvHeads)))
-        w.set("\(s.arch).context_length", .uint32(256))
-        w.set("\(s.arch).vocab_size", .uint32(UInt32(s.vocab)))
-        w.set("\(s.arch).rope.freq_base", .float32(10000))
-        w.set("\(s.arch).attention.layer_norm_rms_epsilon", .float32(1e-5))
-        let hd = s.hidden / s.heads
-        func add(_ name: String, rows: Int, cols: Int, scale: Float, format: WeightFormat, offset: Float = 0) throws {
-            let v = (0..<(rows * cols)).map { _ in offset + scale * rng.nextGaussian() }
-            try w.addTensor(name: name, shape: rows == 1 ? [cols] : [cols, rows], floats: v, as: format)
-            // Keep what the engine will actually see: the dequantized values.
-            weights[name] = dequantized(v, rows: rows, cols: cols, format: format)
-        }
-        try add("token_embd.weight", rows: s.vocab, cols: s.hidden, scale: 1, format: s.format)
-        try add("output_norm.weight", rows: 1, cols: s.hidden, scale: 0.1, format: .f32, offset: 1)
-        if !s.tied { try add("output.weight", rows: s.vocab, cols: s.hidden, scale: 0.2, format: s.format) }
-        for l in 0..<s.layers {
-            let p = "blk.\(l)."
-            try add(p + "attn_norm.weight", rows: 1, cols: s.hidden, scale: 0.1, format: .f32, offset: 1)
-            try add(p + "attn_q.weight", rows: s.heads * hd, cols: s.hidden, scale: 0.2, format: s.format)
-            try add(p + "attn_k.weight", rows: s.kvHeads * hd, cols: s.hidden, scale: 0.2, format: s.format)
-            try add(p + "attn_v.weight", rows: s.kvHeads * hd, cols: s.hidden, scale: 0.2, format: s.format)
-            try add(p + "attn_output.weight", rows: s.hidden, cols: s.heads * hd, scale: 0.2, format: s.format)
-            try add(p + "ffn_norm.weight", rows: 1, cols: s.hidden, scale: 0.1, format: .f32, offset: 1)
-            try add(p + "ffn_gate.weight", rows: s.ffn, cols: s.hidden, scale: 0.2, format: s.format)
-            try add(p + "ffn_up.weight", rows: s.ffn, cols: s.hidden, scale: 0.2, format: s.format)
-            try add(p + "ffn_down.weight", rows: s.hidden, cols: s.ffn, scale: 0.2, format: s.format)
-            if s.arch == "qwen2" {
-                try add(p + "attn_q.bias", rows: 1, cols: s.heads * hd, scale: 0.1, format: .f32)
-                try add(p + "attn_k.bias", rows: 1, cols: s.kvHeads * hd, scale: 0.1, format: .f32)
-                try add(p + "attn_v.bias", rows: 1, cols: s.kvHeads * hd, scale: 0.1, format: .f32)
-            }
-            if s.arch == "qwen3" {
-                try add(p + "attn_q_norm.weight", rows: 1, cols: hd, scale: 0.1, format: .f32, offset: 1)
-                try add(p + "attn_k_norm.weight", rows: 1, cols: hd, scale: 0.1, format: .f32, offset: 1)
-            }
-        }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-\(s.arch)-\(seed)-\(UUID().uuidString).gguf").path
-        try w.write(to: path)
-        return path
-    }
-
-    static func dequantized(_ v: [Float], rows: Int, cols: Int, format: WeightFormat) -> [Float] {
-        var bytes = [UInt8]()
-        for r in 0..<rows { bytes += Quantizer.quantize(Array(v[(r * cols)..<((r + 1) * cols)]), to: format) }
-        var out = [Float](repeating: 0, count: v.count)
-        bytes.withUnsafeBytes { b in
-            let m = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
-            out.withUnsafeMutableBufferPointer { o in for r in 0..<rows { m.dequantizeRow(r, into: o.baseAddress! + r * cols) } }
-        }
-        return out
-    }
-
     // MARK: - Naive float64 reference forward (all positions, logits [T, vocab])
 
-    static func referenceLogits(_ s: Spec, _ W: [String: [Float]], tokens: [Int32]) -> [[Double]] {
+    static func referenceLogits(_ s: TinyModel.Spec, _ W: [String: [Float]], tokens: [Int32]) -> [[Double]] {
         let H = s.hidden, hd = H / s.heads, T = tokens.count
         let splitHalf = s.arch != "llama"
         func mat(_ name: String, _ x: [Double], rows: Int) -> [Double] {
@@ -140,22 +73,22 @@ struct TinyModelTests {
         return xs.map { mat(out, rms($0, "output_norm.weight"), rows: s.vocab) }
     }
 
-    static let specs: [Spec] = [
-        Spec(),
-        Spec(format: .q8_0, tied: false),
-        Spec(heads: 4, kvHeads: 4, format: .q4_1),
-        Spec(format: .q4_0),
-        Spec(format: .f16),
-        Spec(format: .bf16),
-        Spec(arch: "qwen2", format: .f32, tied: false),
-        Spec(arch: "qwen3", hidden: 64, heads: 2, kvHeads: 1, format: .f32),
+    static let specs: [TinyModel.Spec] = [
+        TinyModel.Spec(),
+        TinyModel.Spec(format: .q8_0, tied: false),
+        TinyModel.Spec(heads: 4, kvHeads: 4, format: .q4_1),
+        TinyModel.Spec(format: .q4_0),
+        TinyModel.Spec(format: .f16),
+        TinyModel.Spec(format: .bf16),
+        TinyModel.Spec(arch: "qwen2", format: .f32, tied: false),
+        TinyModel.Spec(arch: "qwen3", hidden: 64, heads: 2, kvHeads: 1, format: .f32),
     ]
 
     @Test(arguments: specs.indices)
     func engineMatchesNaiveReference(index: Int) throws {
         let s = Self.specs[index]
         var W = [String: [Float]]()
-        let path = try Self.writeModel(s, seed: UInt64(index + 1), weights: &W)
+        let path = try TinyModel.write(s, seed: UInt64(index + 1), weights: &W)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
         #expect(model.weights.tiedEmbeddings == s.tied)
@@ -184,7 +117,7 @@ struct TinyModelTests {
     func batchedSequencesMatchSeparateRuns(index: Int) throws {
         let s = Self.specs[index]
         var W = [String: [Float]]()
-        let path = try Self.writeModel(s, seed: UInt64(index + 7), weights: &W)
+        let path = try TinyModel.write(s, seed: UInt64(index + 7), weights: &W)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
         let prompts: [[Int32]] = [[1, 5, 9, 13, 2], [7, 3], [11, 12, 13, 14, 15, 16, 17], [4]]
@@ -223,8 +156,8 @@ struct TinyModelTests {
 
     @Test func missingTensorAndWrongShapeAreNamed() throws {
         var W = [String: [Float]]()
-        let s = Spec()
-        let good = try Self.writeModel(s, seed: 99, weights: &W)
+        let s = TinyModel.Spec()
+        let good = try TinyModel.write(s, seed: 99, weights: &W)
         defer { try? FileManager.default.removeItem(atPath: good) }
         let f = try GGUFFile(path: good)
         // Re-write the same file without one tensor and with a wrong shape for another.
@@ -244,10 +177,3 @@ struct TinyModelTests {
     }
 }
 
-extension SeededGenerator {
-    /// A standard normal draw (Box-Muller), for test weights.
-    mutating func nextGaussian() -> Float {
-        let u = max(Float(nextUnit()), 1e-7), v = Float(nextUnit())
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-}

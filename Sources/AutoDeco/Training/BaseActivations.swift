@@ -8,6 +8,10 @@ public struct TokenizedExample: Sendable, Equatable {
     public var tokens: [Int32]
     public var promptCount: Int
     public var labelCount: Int { tokens.count - promptCount }
+    public init(tokens: [Int32], promptCount: Int) {
+        precondition(promptCount >= 1 && promptCount < tokens.count, "a prompt token and a completion token at least")
+        self.tokens = tokens; self.promptCount = promptCount
+    }
 }
 
 extension TrainingExample {

@@ -76,8 +76,8 @@ public final class HeadTrainer {
         return order[(within * settings.batchSize)..<min(E, (within + 1) * settings.batchSize)]
     }
 
-    /// Gathers positions of `examples` (or of a position range) into a batch with fresh logits.
-    func batch(positions: [Int]) -> TrainingBatch {
+    /// The given positions of the data as a batch, with their logits recomputed by the LM head.
+    public func batch(positions: [Int]) -> TrainingBatch {
         let H = data.hiddenSize
         var hidden = [Float](); hidden.reserveCapacity(positions.count * H)
         for p in positions { hidden += data.hidden[(p * H)..<((p + 1) * H)] }
