@@ -36,8 +36,10 @@ let package = Package(
         .target(name: "Models", dependencies: ["Kernels", "ModelFiles", "Tokenizers"], swiftSettings: common),
         // Layer 5: samplers, controllers, the generation loop.
         .target(name: "Decoding", dependencies: ["Kernels", "Models"], swiftSettings: common),
-        // Layer 6 and the library product: the paper (heads come later) and the public API.
-        .target(name: "AutoDeco", dependencies: ["Decoding", "Models", "ModelFiles", "Kernels"], swiftSettings: common),
+        // Layer 6 and the library product: the paper (heads, losses, training, data) and the public API;
+        // ships the default model's trained heads as a resource.
+        .target(name: "AutoDeco", dependencies: ["Decoding", "Models", "ModelFiles", "Kernels"],
+                resources: [.copy("DefaultHeads")], swiftSettings: common),
         // Layer 7: grading, datasets, evaluation protocols.
         .target(name: "Evaluation", dependencies: ["AutoDeco"], swiftSettings: common),
         // Layer 9: the command-line tool, thin over the library.

@@ -22,9 +22,10 @@ struct ChatCommand: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let params = try sampling.parameters(withHeads: headsOptions.heads != nil)
+        let headsDirectory = try headsOptions.directory(model: modelOptions)
+        let params = try sampling.parameters(withHeads: headsDirectory != nil)
         let lm = try modelOptions.load()
-        let controller = try headsOptions.controller(for: lm)
+        let controller = try headsOptions.controller(for: lm, directory: headsDirectory)
         func newSession() -> ChatSession {
             ChatSession(model: lm, system: system, contextSize: sampling.ctx, controller: controller)
         }
@@ -33,7 +34,7 @@ struct ChatCommand: AsyncParsableCommand {
             let (_, tokens) = try await Console.stream(session.send(message, parameters: params), json: sampling.json)
             if let trace = sampling.trace {
                 try Console.writeTrace(trace, title: "autodeco chat", prompt: message, tokens: tokens,
-                                       details: traceDetails(lm: lm, heads: headsOptions, params: params))
+                                       details: traceDetails(lm: lm, heads: headsOptions, directory: headsDirectory, params: params))
             }
             return
         }
@@ -69,25 +70,26 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let params = try sampling.parameters(withHeads: headsOptions.heads != nil)
+        let headsDirectory = try headsOptions.directory(model: modelOptions)
+        let params = try sampling.parameters(withHeads: headsDirectory != nil)
         let lm = try modelOptions.load()
         let ids = lm.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt tokenizes to nothing") }
-        let generator = Generator(model: lm, contextSize: sampling.ctx, controller: try headsOptions.controller(for: lm))
+        let generator = Generator(model: lm, contextSize: sampling.ctx, controller: try headsOptions.controller(for: lm, directory: headsDirectory))
         if !sampling.json { Console.out(prompt) }
         let (_, tokens) = try await Console.stream(generator.generate(prompt: ids, parameters: params), json: sampling.json)
         if let trace = sampling.trace {
             try Console.writeTrace(trace, title: "autodeco generate", prompt: prompt, tokens: tokens,
-                                   details: traceDetails(lm: lm, heads: headsOptions, params: params))
+                                   details: traceDetails(lm: lm, heads: headsOptions, directory: headsDirectory, params: params))
         }
     }
 }
 
 /// Header lines of a trace page: what produced it.
-func traceDetails(lm: LoadedModel, heads: HeadsOptions, params: GenerateParameters) -> [String] {
+func traceDetails(lm: LoadedModel, heads: HeadsOptions, directory: String?, params: GenerateParameters) -> [String] {
     let s = params.sampling
     var lines = ["model: \(lm.name) (\(lm.path))"]
-    if let h = heads.heads {
+    if let h = directory {
         var which = [String]()
         if heads.noTemperatureHead { which.append("temperature head off") }
         if heads.noTopPHead { which.append("top-p head off") }

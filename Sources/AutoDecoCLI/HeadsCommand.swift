@@ -6,7 +6,7 @@ struct HeadsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heads",
         abstract: "Create and inspect AutoDeco heads checkpoints (the official heads-only format).",
-        subcommands: [HeadsInitCommand.self, HeadsInspectCommand.self])
+        subcommands: [HeadsInitCommand.self, HeadsInspectCommand.self, HeadsConvertCommand.self])
 }
 
 struct HeadsInitCommand: ParsableCommand {
@@ -28,7 +28,7 @@ struct HeadsInitCommand: ParsableCommand {
     func run() throws {
         let path = try modelOptions.resolvePath()
         let config = try ModelConfig(gguf: GGUFFile(path: path))
-        guard let d = ["f32": SafetensorsDType.f32, "bf16": .bf16][dtype] else { throw ValidationError("--dtype must be f32 or bf16") }
+        let d = try headsDType(dtype)
         let heads = AutoDecoHeads(hiddenSize: config.hidden, seed: seed)
         try AutoDecoCheckpoint.save(heads, to: out, baseConfig: AutoDecoConfig(model: config, nameOrPath: path), dtype: d)
         Console.info("wrote \(out): heads for \(config.architecture), hidden size \(config.hidden), \(heads.parameterCount) parameters (\(dtype))")
@@ -74,5 +74,33 @@ struct HeadsInspectCommand: ParsableCommand {
         """
         for (name, shape, dt) in tensors { out += "    \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(shape) \(dt)\n" }
         Console.out(out)
+    }
+}
+
+func headsDType(_ name: String) throws -> SafetensorsDType {
+    guard let d = ["f32": SafetensorsDType.f32, "bf16": .bf16][name] else { throw ValidationError("--dtype must be f32 or bf16") }
+    return d
+}
+
+struct HeadsConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Copy a heads checkpoint with another weight dtype (bf16 halves the size; the released heads use it).")
+
+    @Argument(help: "The checkpoint directory to read.")
+    var input: String
+
+    @Option(name: .long, help: "Where to write the copy.")
+    var out: String
+
+    @Option(name: .long, help: "Weight dtype: f32 or bf16.")
+    var dtype: String = "bf16"
+
+    func run() throws {
+        let d = try headsDType(dtype)
+        let config = try AutoDecoConfig(contentsOf: URL(fileURLWithPath: input).appendingPathComponent("config.json").path)
+        let heads = try AutoDecoCheckpoint.load(directory: input)
+        try AutoDecoCheckpoint.save(heads, to: out, baseConfig: config, dtype: d)
+        Console.info("wrote \(out) (\(dtype))")
     }
 }

@@ -29,8 +29,11 @@ struct ModelOptions: ParsableArguments {
 
 /// The AutoDeco heads of chat, generate and bench.
 struct HeadsOptions: ParsableArguments {
-    @Option(name: .long, help: "An AutoDeco heads checkpoint directory (official format): the heads predict each token's temperature and top-p.")
+    @Option(name: .long, help: "An AutoDeco heads checkpoint directory (official format): the heads predict each token's temperature and top-p. Default on the default model: the shipped heads (\(DefaultHeads.name)).")
     var heads: String?
+
+    @Flag(name: .customLong("no-heads"), help: "Static decoding: no heads, even on the default model.")
+    var noHeads = false
 
     @Flag(name: .customLong("no-temperature-head"), help: "Ablation: switch the temperature head off (the user's temperature is used).")
     var noTemperatureHead = false
@@ -38,10 +41,20 @@ struct HeadsOptions: ParsableArguments {
     @Flag(name: .customLong("no-top-p-head"), help: "Ablation: switch the top-p head off (the user's top-p is used).")
     var noTopPHead = false
 
-    /// The controller for `lm`: the heads when given (checked against the model), else the user's
-    /// static settings.
-    func controller(for lm: LoadedModel) throws -> any DecodingController {
-        guard let heads else { return StaticController() }
+    /// The heads directory in use: --heads, else the shipped heads when the model is the default
+    /// one, else none (also with --no-heads).
+    func directory(model: ModelOptions) throws -> String? {
+        if noHeads {
+            if heads != nil { throw ValidationError("--heads and --no-heads exclude each other") }
+            return nil
+        }
+        return heads ?? (model.model == nil ? DefaultHeads.directory : nil)
+    }
+
+    /// The controller for `lm`: the heads in `directory` (checked against the model), else the
+    /// user's static settings.
+    func controller(for lm: LoadedModel, directory: String?) throws -> any DecodingController {
+        guard let heads = directory else { return StaticController() }
         let loaded = try AutoDecoCheckpoint.load(directory: heads, hiddenSize: lm.model.config.hidden,
                                                  baseModelType: lm.model.config.architecture)
         return AutoDecoController(heads: loaded, useTemperatureHead: !noTemperatureHead, useTopPHead: !noTopPHead, pool: lm.model.pool)
