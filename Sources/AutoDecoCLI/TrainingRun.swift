@@ -76,6 +76,13 @@ struct TrainingRun {
 
         Console.info("training \(settings.targets.temperature ? "T" : "")\(settings.targets.topP ? "P" : "") head(s): \(data.exampleCount) examples, "
                      + "\(trainer.totalSteps) steps of \(settings.batchSize)x\(settings.accumulation) examples, lr \(settings.learningRate)")
+        func evaluateDev(step: Int) {
+            guard let dev else { return }
+            let m = trainer.heads.evaluate(on: dev, model: model.model, limit: devPositions)
+            record(["step": step, "dev_loss_t": m.temperatureLoss, "dev_loss_p": m.topPLoss,
+                    "dev_mean_t": m.meanTemperature, "dev_mean_p": m.meanTopP, "dev_positions": m.positions])
+        }
+        if trainer.step == 0 { evaluateDev(step: 0) }  // where the curves start
         let bar = ProgressBar(total: trainer.totalSteps, label: "step", alreadyDone: trainer.step)
         var positions = 0, seconds = 0.0
         while !trainer.isFinished {
@@ -83,11 +90,7 @@ struct TrainingRun {
             positions += r.positions; seconds += r.seconds
             record(["step": r.step, "epoch": r.epoch, "loss_t": r.temperatureLoss, "loss_p": r.topPLoss, "mean_t": r.meanTemperature,
                     "mean_p": r.meanTopP, "lr": r.learningRate, "positions": r.positions, "seconds": r.seconds])
-            if let dev, r.step % evalEvery == 0 || trainer.isFinished {
-                let m = trainer.heads.evaluate(on: dev, model: model.model, limit: devPositions)
-                record(["step": r.step, "dev_loss_t": m.temperatureLoss, "dev_loss_p": m.topPLoss,
-                        "dev_mean_t": m.meanTemperature, "dev_mean_p": m.meanTopP, "dev_positions": m.positions])
-            }
+            if r.step % evalEvery == 0 || trainer.isFinished { evaluateDev(step: r.step) }
             if r.step % checkpointEvery == 0 || trainer.isFinished { try checkpoint() }
             bar.update(r.step, String(format: "loss T %.4f P %.4f | T %.2f P %.2f | %.0f positions/s",
                                       r.temperatureLoss, r.topPLoss, r.meanTemperature, r.meanTopP, Double(positions) / max(seconds, 1e-9)))
