@@ -22,10 +22,8 @@ struct ChatCommand: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let headsDirectory = try headsOptions.directory(model: modelOptions)
-        let params = try sampling.parameters(withHeads: headsDirectory != nil)
-        let lm = try modelOptions.load()
-        let controller = try headsOptions.controller(for: lm, directory: headsDirectory)
+        let setup = try DecodingSetup(model: modelOptions, heads: headsOptions, sampling: sampling)
+        let lm = setup.lm, params = setup.parameters, controller = setup.controller
         func newSession() -> ChatSession {
             ChatSession(model: lm, system: system, contextSize: sampling.ctx, controller: controller)
         }
@@ -34,7 +32,7 @@ struct ChatCommand: AsyncParsableCommand {
             let (_, tokens) = try await Console.stream(session.send(message, parameters: params), json: sampling.json)
             if let trace = sampling.trace {
                 try Console.writeTrace(trace, title: "autodeco chat", prompt: message, tokens: tokens,
-                                       details: traceDetails(lm: lm, heads: headsOptions, directory: headsDirectory, params: params))
+                                       details: setup.traceDetails())
             }
             return
         }
@@ -70,33 +68,50 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let headsDirectory = try headsOptions.directory(model: modelOptions)
-        let params = try sampling.parameters(withHeads: headsDirectory != nil)
-        let lm = try modelOptions.load()
+        let setup = try DecodingSetup(model: modelOptions, heads: headsOptions, sampling: sampling)
+        let lm = setup.lm, params = setup.parameters
         let ids = lm.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt tokenizes to nothing") }
-        let generator = Generator(model: lm, contextSize: sampling.ctx, controller: try headsOptions.controller(for: lm, directory: headsDirectory))
+        let generator = Generator(model: lm, contextSize: sampling.ctx, controller: setup.controller)
         if !sampling.json { Console.out(prompt) }
         let (_, tokens) = try await Console.stream(generator.generate(prompt: ids, parameters: params), json: sampling.json)
         if let trace = sampling.trace {
             try Console.writeTrace(trace, title: "autodeco generate", prompt: prompt, tokens: tokens,
-                                   details: traceDetails(lm: lm, heads: headsOptions, directory: headsDirectory, params: params))
+                                   details: setup.traceDetails())
         }
     }
 }
 
-/// Header lines of a trace page: what produced it.
-func traceDetails(lm: LoadedModel, heads: HeadsOptions, directory: String?, params: GenerateParameters) -> [String] {
-    let s = params.sampling
-    var lines = ["model: \(lm.name) (\(lm.path))"]
-    if let h = directory {
-        var which = [String]()
-        if heads.noTemperatureHead { which.append("temperature head off") }
-        if heads.noTopPHead { which.append("top-p head off") }
-        lines.append("AutoDeco heads: \(h)" + (which.isEmpty ? "" : " (\(which.joined(separator: ", ")))"))
-    } else {
-        lines.append("static decoding (no heads)")
+/// What chat and generate decode with: the model, the heads (given, shipped or none), the sampling
+/// parameters (whose defaults depend on the heads) and the controller.
+struct DecodingSetup {
+    let lm: LoadedModel
+    let headsDirectory: String?
+    let heads: HeadsOptions
+    let parameters: GenerateParameters
+    let controller: any DecodingController
+
+    init(model: ModelOptions, heads: HeadsOptions, sampling: SamplingOptions) throws {
+        headsDirectory = try heads.directory(model: model)
+        parameters = try sampling.parameters(withHeads: headsDirectory != nil)
+        lm = try model.load()
+        controller = try heads.controller(for: lm, directory: headsDirectory)
+        self.heads = heads
     }
-    lines.append("user settings: temperature \(s.temperature), top-p \(s.topP), top-k \(s.topK), min-p \(s.minP), seed \(s.seed.map(String.init) ?? "random"), max tokens \(params.maxTokens)")
-    return lines
+
+    /// Header lines of a trace page: what produced it.
+    func traceDetails() -> [String] {
+        let s = parameters.sampling
+        var lines = ["model: \(lm.name) (\(lm.path))"]
+        if let h = headsDirectory {
+            var which = [String]()
+            if heads.noTemperatureHead { which.append("temperature head off") }
+            if heads.noTopPHead { which.append("top-p head off") }
+            lines.append("AutoDeco heads: \(h)" + (which.isEmpty ? "" : " (\(which.joined(separator: ", ")))"))
+        } else {
+            lines.append("static decoding (no heads)")
+        }
+        lines.append("user settings: temperature \(s.temperature), top-p \(s.topP), top-k \(s.topK), min-p \(s.minP), seed \(s.seed.map(String.init) ?? "random"), max tokens \(parameters.maxTokens)")
+        return lines
+    }
 }
