@@ -76,7 +76,7 @@ public struct BaseActivations: Sendable {
 
     // MARK: - Disk cache
 
-    static let magic = Data("AUTODECO-ACTIVATIONS-1\n".utf8)
+    static let magic = "AUTODECO-ACTIVATIONS-2\n"
 
     /// The cache file name for a model file, a data file and the tokenisation settings: a hash
     /// of the model's size and first and last 4 MB (its header and part of its weights), the
@@ -85,7 +85,7 @@ public struct BaseActivations: Sendable {
         var h = SHA256()
         let model = try MappedFile(path: modelPath)
         let size = model.bytes.count
-        var header = "model-bytes=\(size) max-length=\(maxLength) format=1"
+        var header = "model-bytes=\(size) max-length=\(maxLength) format=2"
         header.withUTF8 { h.update(UnsafeRawBufferPointer($0)) }
         let chunk = min(size, 4 << 20)
         h.update(UnsafeRawBufferPointer(rebasing: model.bytes[0..<chunk]))
@@ -98,35 +98,25 @@ public struct BaseActivations: Sendable {
     }
 
     public func write(to path: String) throws {
-        var d = Self.magic
-        func append<T>(_ array: [T]) { array.withUnsafeBytes { d.append(contentsOf: $0) } }
-        append([Int64(hiddenSize), Int64(positionCount), Int64(exampleCount)])
-        append(hidden); append(labels); append(baseProbability); append(easy.map { UInt8($0 ? 1 : 0) })
-        append(exampleOffsets.map(Int64.init))
-        try AtomicWrite.write(d, to: path)
+        var w = BinaryArrayWriter(magic: Self.magic)
+        w.append([Int64(hiddenSize)])
+        w.append(hidden); w.append(labels); w.append(baseProbability); w.append(easy.map { UInt8($0 ? 1 : 0) })
+        w.append(exampleOffsets.map(Int64.init))
+        try AtomicWrite.write(w.data, to: path)
     }
 
     public static func read(_ path: String) throws -> BaseActivations {
         guard let d = FileManager.default.contents(atPath: path) else { throw DataFileError.unreadable(path: path, reason: "no such file") }
-        func bad(_ why: String) -> DataFileError { .unreadable(path: path, reason: "not an activation cache: \(why)") }
-        guard d.prefix(magic.count) == magic else { throw bad("wrong magic") }
-        var offset = magic.count
-        func take<T>(_ count: Int, _: T.Type) throws -> [T] {
-            let bytes = count * MemoryLayout<T>.stride
-            guard count >= 0, offset + bytes <= d.count else { throw bad("truncated at byte \(offset)") }
-            let a = d.withUnsafeBytes { raw in
-                (0..<count).map { raw.loadUnaligned(fromByteOffset: offset + $0 * MemoryLayout<T>.stride, as: T.self) }
-            }
-            offset += bytes
-            return a
-        }
-        let dims = try take(3, Int64.self)
-        let H = Int(dims[0]), N = Int(dims[1]), E = Int(dims[2])
-        guard H > 0, N >= 0, E >= 0, H * N < (1 << 34) else { throw bad("bad dimensions") }
-        let a = BaseActivations(hiddenSize: H, hidden: try take(N * H, Float.self), labels: try take(N, Int32.self),
-                                baseProbability: try take(N, Float.self), easy: try take(N, UInt8.self).map { $0 != 0 },
-                                exampleOffsets: try take(E + 1, Int64.self).map(Int.init))
-        guard offset == d.count, a.exampleOffsets.last == N else { throw bad("inconsistent sizes") }
+        var r = try BinaryArrayReader(d, magic: magic, path: path, kind: "an activation cache")
+        let H = Int(try r.next(Int64.self, count: 1)[0])
+        let hidden = try r.next(Float.self)
+        guard H > 0, hidden.count % H == 0 else { throw r.error("bad hidden size") }
+        let N = hidden.count / H
+        let a = BaseActivations(hiddenSize: H, hidden: hidden, labels: try r.next(Int32.self, count: N),
+                                baseProbability: try r.next(Float.self, count: N), easy: try r.next(UInt8.self, count: N).map { $0 != 0 },
+                                exampleOffsets: try r.next(Int64.self).map(Int.init))
+        try r.finish()
+        guard a.exampleOffsets.first == 0, a.exampleOffsets.last == N else { throw r.error("inconsistent example offsets") }
         return a
     }
 }

@@ -129,39 +129,28 @@ public final class HeadTrainer {
 
     // MARK: - Checkpoints
 
-    static let magic = Data("AUTODECO-TRAINER-1\n".utf8)
+    static let magic = "AUTODECO-TRAINER-2\n"
 
     /// Everything needed to continue: step, both heads, both optimizers' moments.
     public func checkpointData() -> Data {
-        var d = Self.magic
-        func append<T>(_ a: [T]) { withUnsafeBytes(of: Int64(a.count)) { d.append(contentsOf: $0) }; a.withUnsafeBytes { d.append(contentsOf: $0) } }
-        append([Int64(step), Int64(optimizerT.moments.step), Int64(optimizerP.moments.step)])
-        append(heads.temperatureHead.flatParameters); append(heads.topPHead.flatParameters)
-        append(optimizerT.moments.m); append(optimizerT.moments.v); append(optimizerP.moments.m); append(optimizerP.moments.v)
-        return d
+        var w = BinaryArrayWriter(magic: Self.magic)
+        w.append([Int64(step), Int64(optimizerT.moments.step), Int64(optimizerP.moments.step)])
+        w.append(heads.temperatureHead.flatParameters); w.append(heads.topPHead.flatParameters)
+        w.append(optimizerT.moments.m); w.append(optimizerT.moments.v); w.append(optimizerP.moments.m); w.append(optimizerP.moments.v)
+        return w.data
     }
 
     /// Restores a checkpoint written by `checkpointData` for the same settings and data.
     public func restore(_ d: Data, path: String) throws {
-        func bad(_ why: String) -> DataFileError { .unreadable(path: path, reason: "not a trainer checkpoint: \(why)") }
-        guard d.prefix(Self.magic.count) == Self.magic else { throw bad("wrong magic") }
-        var offset = Self.magic.count
-        func take<T>(_: T.Type) throws -> [T] {
-            guard offset + 8 <= d.count else { throw bad("truncated") }
-            let n = Int(d.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int64.self) })
-            offset += 8
-            let bytes = n * MemoryLayout<T>.stride
-            guard n >= 0, offset + bytes <= d.count else { throw bad("truncated") }
-            var a = [T](); a.reserveCapacity(n)
-            d.withUnsafeBytes { raw in for i in 0..<n { a.append(raw.loadUnaligned(fromByteOffset: offset + i * MemoryLayout<T>.stride, as: T.self)) } }
-            offset += bytes
-            return a
+        var r = try BinaryArrayReader(d, magic: Self.magic, path: path, kind: "a trainer checkpoint")
+        let steps = try r.next(Int64.self, count: 3)
+        let pT = try r.next(Float.self, count: heads.temperatureHead.parameterCount)
+        let pP = try r.next(Float.self, count: heads.topPHead.parameterCount)
+        let mT = try r.next(Double.self), vT = try r.next(Double.self), mP = try r.next(Double.self), vP = try r.next(Double.self)
+        try r.finish()
+        for (m, v, n) in [(mT, vT, pT.count), (mP, vP, pP.count)] where m.count != v.count || (m.count != 0 && m.count != n) {
+            throw r.error("optimizer moments of \(m.count) values for \(n) parameters")
         }
-        let steps = try take(Int64.self)
-        let pT = try take(Float.self), pP = try take(Float.self)
-        let mT = try take(Double.self), vT = try take(Double.self), mP = try take(Double.self), vP = try take(Double.self)
-        guard steps.count == 3, pT.count == heads.temperatureHead.flatParameters.count, pP.count == heads.topPHead.flatParameters.count,
-              offset == d.count else { throw bad("sizes do not match these heads") }
         heads.temperatureHead.flatParameters = pT
         heads.topPHead.flatParameters = pP
         optimizerT.restore(step: Int(steps[1]), m: mT, v: vT)
