@@ -11,8 +11,7 @@ enum Console {
 
     /// One JSON object per line, keys sorted, no escaping of '/'.
     static func jsonLine(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        out(String(decoding: data, as: UTF8.self) + "\n")
+        out(String(decoding: JSONLines.encode(object), as: UTF8.self))
     }
 
     static func summaryLine(_ s: GenerationSummary) -> String {

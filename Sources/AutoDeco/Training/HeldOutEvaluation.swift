@@ -71,11 +71,11 @@ extension AutoDecoHeads {
                                 let p = topP(hidden: h, temperature: t, features: f)
                                 let T = Double(t), P = Double(p)
                                 s.t += T; s.t2 += T * T; s.p += P; s.p2 += P * P
-                                s.lT += AutoDecoLoss.temperature(logits: z, label: y, temperature: T, weight: w).loss
+                                // Unweighted once; the training losses are these times w.
+                                let ce = AutoDecoLoss.temperature(logits: z, label: y, temperature: T, weight: 1).loss
                                 let soft = AutoDecoLoss.topP(logits: z, label: y, temperature: T, topP: P, weight: 1, workspace: lw).loss
-                                s.lP += w * soft
-                                s.h += soft
-                                s.hT += AutoDecoLoss.temperature(logits: z, label: y, temperature: T, weight: 1).loss
+                                s.lT += w * ce; s.hT += ce
+                                s.lP += w * soft; s.h += soft
                                 s.base += -log(AutoDecoLoss.baseProbability(logits: z, label: y))
                                 if AutoDecoLoss.nucleusContains(logits: z, label: y, temperature: T, topP: P) { s.cover += 1 }
                                 for (g, (gt, gp)) in grid.enumerated() {
