@@ -108,7 +108,7 @@ public enum AnswerGrader {
     public static func normalize(_ s: String) -> String {
         var t = s.replacingOccurrences(of: "\u{2212}", with: "-")  // Unicode minus
         // `\text{ cm}` and friends after a value are units; a lone `\text{A}` is the value itself.
-        t = replace(t, #"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}"#) { m in m }
+        t = replace(t, #"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}"#, with: "$1")
         for (from, to) in [("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\dfrac", "\\frac"),
                            ("\\tfrac", "\\frac"), ("^\\circ", ""), ("^{\\circ}", ""), ("\\%", ""), ("%", ""), ("$", ""),
                            ("\\displaystyle", "")] {
@@ -121,7 +121,7 @@ public enum AnswerGrader {
         // Thousands separators in a plain number.
         if firstMatch(t, #"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"#) != nil { t = t.replacingOccurrences(of: ",", with: "") }
         // \frac12 -> \frac{1}{2}
-        t = replace(t, #"\\frac(\d)(\d)"#) { _ in nil }
+        t = replace(t, #"\\frac(\d)(\d)"#, with: #"\\frac{$1}{$2}"#)
         return t
     }
 
@@ -152,17 +152,9 @@ public enum AnswerGrader {
         return (1..<m.numberOfRanges).map { m.range(at: $0).location == NSNotFound ? "" : ns.substring(with: m.range(at: $0)) }
     }
 
-    /// Replaces every match of `pattern`; `transform` gets the first group (nil: rebuild \frac{a}{b} from two digits).
-    private static func replace(_ s: String, _ pattern: String, _ transform: (String) -> String?) -> String {
+    /// Replaces every match of `pattern` by `template` ($1, $2: the groups).
+    private static func replace(_ s: String, _ pattern: String, with template: String) -> String {
         guard let re = try? NSRegularExpression(pattern: pattern) else { return s }
-        var out = s
-        let ns = s as NSString
-        for m in re.matches(in: s, range: NSRange(location: 0, length: ns.length)).reversed() {
-            let g1 = ns.substring(with: m.range(at: 1))
-            let replacement: String
-            if let t = transform(g1) { replacement = t } else { replacement = "\\frac{\(g1)}{\(ns.substring(with: m.range(at: 2)))}" }
-            out = (out as NSString).replacingCharacters(in: m.range, with: replacement)
-        }
-        return out
+        return re.stringByReplacingMatches(in: s, range: NSRange(location: 0, length: (s as NSString).length), withTemplate: template)
     }
 }
