@@ -27,10 +27,16 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Also measure decoding with these AutoDeco heads: tgN+heads runs the heads and full-vocabulary top-p sampling after every token, and their cost per token is reported.")
     var heads: String?
 
+    @Option(name: [.customShort("b"), .customLong("batch")], help: "Also decode this many sequences together (tgN×B: B sequences, N steps each, one batched forward pass per step; reports aggregate tokens/s). 0 = skip.")
+    var batch: Int = 0
+
+    @Flag(name: .long, help: "Also print where the time of one generated token goes (per step of the forward pass, with the weight bandwidth of the matrix products), measured over the tgN run.")
+    var profile = false
+
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
-        guard repetitions >= 1, nPrompt >= 0, nGen >= 0 else { throw ValidationError("counts must be positive") }
+        guard repetitions >= 1, nPrompt >= 0, nGen >= 0, batch >= 0 else { throw ValidationError("counts must be positive") }
         let lm = try modelOptions.load()
         let m = lm.model
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: lm.path)[.size] as? Int) ?? 0
@@ -54,7 +60,15 @@ struct BenchCommand: ParsableCommand {
             rows.append((test, samples))
         }
         try measure("pp\(nPrompt)", nPrompt) { ids, ctx in _ = try m.forward(ids, context: ctx, logits: .last) }
-        try measure("tg\(nGen)", nGen) { ids, ctx in for id in ids { _ = try m.forward([id], context: ctx, logits: .last) } }
+        let stepProfile = ForwardProfile()
+        try measure("tg\(nGen)", nGen) { ids, ctx in
+            ctx.profile = profile ? stepProfile : nil
+            for id in ids { _ = try m.forward([id], context: ctx, logits: .last) }
+        }
+        if batch > 0 && nGen > 0 {
+            rows.append(("tg\(nGen)×\(batch)", try BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen)
+                .run(repetitions: repetitions, firstToken: { tokens(batch) })))
+        }
         // With heads: a real generation (sampled tokens fed back, from a chat prompt) running the
         // controller and the sampler after every token, user T = P = 1 and no top-k/min-p, so top-p
         // runs over the whole vocabulary. Their time is also measured on its own.
@@ -105,7 +119,9 @@ struct BenchCommand: ParsableCommand {
             Console.jsonLine(["model": lm.name, "path": lm.path, "size_bytes": fileSize, "threads": m.pool.threadCount,
                               "weights_bytes_per_token": m.weights.bytesPerToken, "results": results,
                               "heads": heads.map { h -> Any in
-                                  ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros] } ?? NSNull()])
+                                  ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros] } ?? NSNull(),
+                              "profile": profile && stepProfile.passes > 0
+                                  ? ProfileTable(profile: stepProfile, weights: m.weights, config: m.config).json() : NSNull()])
             return
         }
         let name = "\(m.config.architecture) \(String(format: "%.0fM", Double(params) / 1e6))"
@@ -115,6 +131,9 @@ struct BenchCommand: ParsableCommand {
         for r in rows {
             let s = stats(r.samples)
             Console.out(String(format: "| %@ | %@ | Swift CPU | %d | %@ | %.2f ± %.2f |\n", name, size, m.pool.threadCount, r.test, s.mean, s.sd))
+        }
+        if profile && stepProfile.passes > 0 {
+            Console.out("\n" + ProfileTable(profile: stepProfile, weights: m.weights, config: m.config).markdown())
         }
         if heads != nil, let tg = rows.first(where: { $0.test == "tg\(nGen)" }) {
             let tokenMicros = 1e6 / stats(tg.samples).mean

@@ -31,6 +31,11 @@ public final class ModelContext: @unchecked Sendable {
     public let cache: KVCache
     let workspace: Workspace
     init(cache: KVCache, workspace: Workspace) { self.cache = cache; self.workspace = workspace }
+    /// Per-step timing of this context's forward passes (see `ForwardProfile`); nil = off.
+    public var profile: ForwardProfile? {
+        get { workspace.profile }
+        set { workspace.profile = newValue }
+    }
 }
 
 /// A Llama-family decoder (Llama, Qwen2, Qwen3) running from GGUF weights on the CPU.
@@ -90,30 +95,44 @@ public final class LlamaModel: @unchecked Sendable {
         guard T > 0 else { throw ModelError.emptyInput }
 
         ws.prepare(tokens: T, context: (rowPos.max() ?? 0) + 1)
+        var clock = ProfileClock(ws.profile)
         let x = ws.x.pointer, xn = ws.xn.pointer  // [T, hidden]
         for (t, id) in allTokens.enumerated() { weights.tokenEmbedding.dequantizeRow(Int(id), into: x + t * c.hidden) }
+        clock.lap(.embedding)
 
         for (li, L) in weights.layers.enumerated() {
             // Attention block.
             for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.attnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
+            clock.lap(.norms)
             let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
             linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws)
+            clock.lap(.qkv)
             prepareQK(L, q: q, k: k, v: v, positions: rowPos, ws: ws)
+            clock.lap(.qkPrepare)
             for t in 0..<T {  // append K and V to each row's cache
                 (rowCache[t].keys[li] + rowPos[t] * c.kvDim).update(from: k + t * c.kvDim, count: c.kvDim)
                 (rowCache[t].values[li] + rowPos[t] * c.kvDim).update(from: v + t * c.kvDim, count: c.kvDim)
             }
+            clock.lap(.cacheWrite)
             attention(layer: li, q: q, out: ws.attn.pointer, caches: rowCache, positions: rowPos, ws: ws)
+            clock.lap(.attention)
             linear([(L.wo, ws.tmp.pointer)], input: ws.attn.pointer, tokens: T, ws: ws)
+            clock.lap(.attentionOutput)
             VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
+            clock.lap(.residual)
 
             // Feed-forward block (SwiGLU).
             for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.ffnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
+            clock.lap(.norms)
             let g = ws.gate.pointer, u = ws.up.pointer  // [T, ffn]
             linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws)
+            clock.lap(.gateUp)
             VectorOps.swiglu(g, u, n: T * c.ffn)
+            clock.lap(.swiglu)
             linear([(L.down, ws.tmp.pointer)], input: g, tokens: T, ws: ws)
+            clock.lap(.down)
             VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
+            clock.lap(.residual)
         }
         for step in batch { step.context.cache.length += step.tokens.count }
 
@@ -140,6 +159,8 @@ public final class LlamaModel: @unchecked Sendable {
             }
             return logits(hidden: gathered, workspace: ws)
         }
+        clock.lap(.lmHead)
+        ws.profile?.finishPass()
         var outputs = [ForwardOutput]()
         first = 0
         var logitCursor = 0

@@ -11,6 +11,8 @@ public final class Workspace: @unchecked Sendable {
     let ropeTable = FloatBuffer()                                   // [headDim]
     let panels: [FloatBuffer]                                       // per thread [4, max cols]
     let scores: [FloatBuffer]                                       // per thread [context]
+    /// When set, forward passes through this workspace add their per-step wall time to it.
+    public var profile: ForwardProfile?
 
     init(config: ModelConfig, threads: Int) {
         self.config = config

@@ -1,0 +1,81 @@
+import AutoDeco
+import Foundation
+
+/// tgN×B: B sequences decoded together, N steps of one batched forward pass each (every
+/// sequence gets its logits, as in generation). Samples are aggregate tokens/s.
+struct BatchedDecodeBenchmark {
+    let model: LlamaModel
+    let sequences: Int
+    let steps: Int
+
+    func run(repetitions: Int, firstToken: () -> [Int32]) throws -> [Double] {
+        let contexts = (0..<sequences).map { _ in model.makeContext(capacity: steps) }
+        let workspace = model.makeWorkspace()
+        let first = firstToken()
+        var samples = [Double]()
+        for rep in 0...repetitions {
+            contexts.forEach { $0.cache.truncate(to: 0) }
+            var next = first
+            let start = Date()
+            for _ in 0..<steps {
+                let outputs = try model.forward(batch: contexts.indices.map {
+                    SequenceStep(tokens: [next[$0]], context: contexts[$0], logits: .last)
+                }, workspace: workspace)
+                // Feed back each sequence's argmax so the sequences differ, as in real decoding.
+                next = outputs.map { o in Int32(o.logits.indices.max { o.logits[$0] < o.logits[$1] } ?? 0) }
+            }
+            if rep > 0 { samples.append(Double(sequences * steps) / Date().timeIntervalSince(start)) }
+        }
+        return samples
+    }
+}
+
+/// Where the time of a decoded token goes, per forward step, with the bandwidth at which the
+/// matrix products stream their weights.
+struct ProfileTable {
+    let profile: ForwardProfile
+    let weights: LlamaWeights
+    let config: ModelConfig
+
+    /// Weight bytes a step reads per token (matrix products only).
+    func weightBytes(_ step: ForwardStep) -> Int {
+        let l = weights.layers
+        switch step {
+        case .qkv: return l.reduce(0) { $0 + $1.wq.byteCount + $1.wk.byteCount + $1.wv.byteCount }
+        case .attentionOutput: return l.reduce(0) { $0 + $1.wo.byteCount }
+        case .gateUp: return l.reduce(0) { $0 + $1.gate.byteCount + $1.up.byteCount }
+        case .down: return l.reduce(0) { $0 + $1.down.byteCount }
+        case .lmHead: return weights.output.byteCount
+        default: return 0
+        }
+    }
+
+    var rows: [(step: ForwardStep, micros: Double, share: Double, gbPerSecond: Double?)] {
+        let passes = Double(max(profile.passes, 1))
+        let total = Double(profile.nanoseconds.reduce(0, +))
+        return ForwardStep.allCases.map { step in
+            let ns = Double(profile.nanoseconds[step.rawValue])
+            let bytes = Double(weightBytes(step))
+            return (step, ns / passes / 1000, total > 0 ? ns / total : 0, bytes > 0 && ns > 0 ? bytes * passes / ns : nil)
+        }
+    }
+
+    func markdown() -> String {
+        let passes = Double(max(profile.passes, 1))
+        let totalMicros = Double(profile.nanoseconds.reduce(0, +)) / passes / 1000
+        var s = String(format: "Per generated token (%d passes, %.1f µs/token inside the forward pass):\n\n", profile.passes, totalMicros)
+        s += "| step | µs/token | share | weights GB/s |\n| ---- | -------: | ----: | -----------: |\n"
+        for r in rows {
+            s += String(format: "| %@ | %.1f | %.1f%% | %@ |\n", r.step.name, r.micros, 100 * r.share,
+                        r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "")
+        }
+        return s
+    }
+
+    func json() -> [[String: Any]] {
+        rows.map { r in
+            ["step": r.step.name, "us_per_token": r.micros, "share": r.share,
+             "weights_gb_per_second": r.gbPerSecond.map { $0 as Any } ?? NSNull()]
+        }
+    }
+}
