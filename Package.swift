@@ -26,8 +26,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // Layer 1: hot loops on raw buffers.
-        .target(name: "Kernels", swiftSettings: common),
+        // Layer 1: hot loops on raw buffers. CKernels holds the int8 dot products that Swift
+        // cannot express (vpmaddubsw; measured in docs/performance.md), with a portable fallback.
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: common),
         // Layer 2: file formats (GGUF, npy), memory-mapped and validated.
         .target(name: "ModelFiles", dependencies: ["Kernels"], swiftSettings: common),
         // Layer 3: BPE tokenizer, detokenizer, chat templates.

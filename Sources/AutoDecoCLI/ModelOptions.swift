@@ -13,6 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: one per core).")
     var threads: Int = ThreadPool.defaultThreadCount
 
+    @Option(name: .long, help: "Matrix-product inputs: int8 (rounded per 32 values as llama.cpp does; fast) or float32 (exact dequantization, within ~1e-4 of a float64 forward pass; slower).")
+    var precision: PrecisionChoice = .int8
+
     func resolvePath() throws -> String {
         if let model {
             guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("no such model file: \(model)") }
@@ -23,8 +26,12 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> LoadedModel {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        return try LoadedModel.load(path: resolvePath(), threads: threads)
+        return try LoadedModel.load(path: resolvePath(), threads: threads, precision: precision == .int8 ? .int8 : .float32)
     }
+}
+
+enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
+    case int8, float32
 }
 
 /// The AutoDeco heads of chat, generate and bench.

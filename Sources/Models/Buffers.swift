@@ -1,29 +1,37 @@
-/// A growable float buffer that is reused across forward passes, so a decode
+/// A growable scratch buffer that is reused across forward passes, so a decode
 /// step allocates nothing.
-final class FloatBuffer {
-    private(set) var pointer: UnsafeMutablePointer<Float>
+final class ScratchBuffer<Element> {
+    private(set) var pointer: UnsafeMutablePointer<Element>
     private(set) var capacity: Int
+    private let zero: Element
 
-    init(_ capacity: Int = 0) {
+    init(_ capacity: Int = 0, zero: Element) {
+        self.zero = zero
         self.capacity = max(capacity, 16)
         pointer = .allocate(capacity: self.capacity)
-        pointer.initialize(repeating: 0, count: self.capacity)
+        pointer.initialize(repeating: zero, count: self.capacity)
     }
 
-    /// Makes room for n floats (contents are not preserved when it grows).
+    /// Makes room for n elements (contents are not preserved when it grows).
     @discardableResult
-    func reserve(_ n: Int) -> UnsafeMutablePointer<Float> {
+    func reserve(_ n: Int) -> UnsafeMutablePointer<Element> {
         if n > capacity {
             pointer.deallocate()
             capacity = n
             pointer = .allocate(capacity: n)
-            pointer.initialize(repeating: 0, count: n)
+            pointer.initialize(repeating: zero, count: n)
         }
         return pointer
     }
 
     deinit { pointer.deallocate() }
 }
+
+extension ScratchBuffer where Element == Float {
+    convenience init(_ capacity: Int = 0) { self.init(capacity, zero: 0) }
+}
+
+typealias FloatBuffer = ScratchBuffer<Float>
 
 /// The KV cache of one sequence: per layer, K and V rows [capacity, kvDim] in float32.
 public final class KVCache: @unchecked Sendable {

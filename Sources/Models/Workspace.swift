@@ -11,6 +11,8 @@ public final class Workspace: @unchecked Sendable {
     let ropeTable = FloatBuffer()                                   // [headDim]
     let panels: [FloatBuffer]                                       // per thread [4, max cols]
     let scores: [FloatBuffer]                                       // per thread [context]
+    let qValues = ScratchBuffer<Int8>(zero: 0)                      // [T, max cols] int8 activations
+    let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
     /// When set, forward passes through this workspace add their per-step wall time to it.
     public var profile: ForwardProfile?
 
@@ -30,5 +32,8 @@ public final class Workspace: @unchecked Sendable {
         for b in [k, v] { b.reserve(T * c.kvDim) }
         for b in [gate, up] { b.reserve(T * c.ffn) }
         for s in scores { s.reserve(context) }
+        let maxCols = max(c.hidden, c.ffn, c.qDim)
+        qValues.reserve(T * maxCols)
+        for b in [qScales, qSums] { b.reserve(T * maxCols / 32) }
     }
 }

@@ -12,11 +12,15 @@ enum Paths {
 
 /// The default model, loaded once for all tests (fetched into the user cache on first use).
 enum Shared {
-    private static let loaded = Result<LlamaModel, Error> {
-        let path = try DefaultModel.ensure(log: { FileHandle.standardError.write(Data(("[test] " + $0 + "\n").utf8)) })
-        return try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+    private static let path = Result<String, Error> {
+        try DefaultModel.ensure(log: { FileHandle.standardError.write(Data(("[test] " + $0 + "\n").utf8)) })
     }
-    static func model() throws -> LlamaModel { try loaded.get() }
+    private static let exact = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .float32) }
+    private static let fast = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .int8) }
+    /// The model with float32 activations (compared with exact/ tightly).
+    static func model() throws -> LlamaModel { try exact.get() }
+    /// The model with int8 activations (the default engine; compared with exact/ by llama.cpp's standard).
+    static func int8Model() throws -> LlamaModel { try fast.get() }
 }
 
 struct ReferencePrompt: Decodable {

@@ -1,0 +1,198 @@
+// Q8 activations times Q4_1 / Q8_0 weights: an AVX2 path (runtime-detected) and a portable one.
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+
+enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
+
+static float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) { bits = sign; }
+        else {  // subnormal: normalise
+            int e = -1;
+            do { e++; mant <<= 1; } while (!(mant & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) { bits = sign | 0x7f800000 | (mant << 13); }
+    else { bits = sign | ((exp + 127 - 15) << 23) | (mant << 13); }
+    float f; memcpy(&f, &bits, 4); return f;
+}
+
+static uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static int force_portable = 0;
+int ad_kernels_force_portable(int on) { int old = force_portable; force_portable = on; return old; }
+
+// MARK: - portable
+
+static void quantize_portable(const float *x, int n, int8_t *qx, float *dx, float *sx) {
+    for (int b = 0; b < n / 32; b++) {
+        const float *v = x + 32 * b;
+        float amax = 0, sum = 0;
+        for (int i = 0; i < 32; i++) { float a = fabsf(v[i]); if (a > amax) amax = a; sum += v[i]; }
+        float d = amax / 127, id = d > 0 ? 1 / d : 0;
+        for (int i = 0; i < 32; i++) qx[32 * b + i] = (int8_t)lrintf(v[i] * id);
+        dx[b] = d; sx[b] = sum;
+    }
+}
+
+static float dot_portable(int format, const uint8_t *row, int nb, const int8_t *q, const float *dx, const float *sx) {
+    float acc = 0;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *qb = q + 32 * b;
+        int s = 0;
+        if (format == FORMAT_Q4_1) {
+            const uint8_t *blk = row + 20 * b;
+            for (int j = 0; j < 16; j++) s += (blk[4 + j] & 0x0f) * qb[j] + (blk[4 + j] >> 4) * qb[j + 16];
+            acc += f16_to_f32(load_u16(blk)) * dx[b] * (float)s + f16_to_f32(load_u16(blk + 2)) * sx[b];
+        } else {
+            const uint8_t *blk = row + 34 * b;
+            for (int j = 0; j < 32; j++) s += (int8_t)blk[2 + j] * qb[j];
+            acc += f16_to_f32(load_u16(blk)) * dx[b] * (float)s;
+        }
+    }
+    return acc;
+}
+
+// MARK: - AVX2
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static void quantize_avx2(const float *x, int n, int8_t *qx, float *dx, float *sx) {
+    const __m256 signless = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int b = 0; b < n / 32; b++) {
+        const float *v = x + 32 * b;
+        __m256 a0 = _mm256_loadu_ps(v), a1 = _mm256_loadu_ps(v + 8), a2 = _mm256_loadu_ps(v + 16), a3 = _mm256_loadu_ps(v + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(a0, signless), _mm256_and_ps(a1, signless)),
+                                 _mm256_max_ps(_mm256_and_ps(a2, signless), _mm256_and_ps(a3, signless)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4), d = amax / 127, id = d > 0 ? 1 / d : 0;
+        __m256 s = _mm256_set1_ps(id);
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(a0, s)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(a1, s));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(a2, s)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(a3, s));
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        // packs interleave 128-bit lanes: restore the order 0..31.
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(qx + 32 * b), p);
+        dx[b] = d;
+        sx[b] = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    }
+}
+
+/// 32 products of one weight block with one token's block, summed pairwise to 8 int32 lanes.
+AVX2 static inline __m256i block_dot(__m256i w_unsigned, __m256i x_signed) {
+    __m256i pairs = _mm256_maddubs_epi16(w_unsigned, x_signed);  // |w| <= 127, |x| <= 127: no saturation
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+/// Unpacks a Q4_1 block's 32 nibbles (byte j: value j low, value j + 16 high) into bytes 0..31.
+AVX2 static inline __m256i q4_1_unpack(const uint8_t *blk) {
+    __m128i q = _mm_loadu_si128((const __m128i *)(blk + 4));
+    __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f)), hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/// Up to 4 tokens (nt) x 1 row; acc[t] collects sum_b d_w d_x[t] <w_b, x_t,b>.
+AVX2 static void gemm_row_avx2(int format, const uint8_t *row, int nb, const int8_t *qx, const float *dx, const float *sx,
+                               int cols, int nt, float *out, long ldy) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    float off0 = 0, off1 = 0, off2 = 0, off3 = 0;
+    const int nbx = cols / 32;
+    for (int b = 0; b < nb; b++) {
+        __m256i w;
+        __m256 dw;
+        const int8_t *xb = qx + 32 * b;
+        if (format == FORMAT_Q4_1) {
+            const uint8_t *blk = row + 20 * b;
+            w = q4_1_unpack(blk);
+            dw = _mm256_set1_ps(_cvtsh_ss(load_u16(blk)));
+            float m = _cvtsh_ss(load_u16(blk + 2));
+            off0 += m * sx[b];
+            if (nt > 1) off1 += m * sx[nbx + b];
+            if (nt > 2) off2 += m * sx[2 * nbx + b];
+            if (nt > 3) off3 += m * sx[3 * nbx + b];
+        } else {
+            const uint8_t *blk = row + 34 * b;
+            w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            dw = _mm256_set1_ps(_cvtsh_ss(load_u16(blk)));
+        }
+        // maddubs wants the unsigned operand first: for signed Q8_0 weights use |w| and move
+        // w's sign onto x.
+        __m256i wu = format == FORMAT_Q4_1 ? w : _mm256_sign_epi8(w, w);
+#define TOKEN(t, acc)                                                                                   \
+        {                                                                                               \
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xb + (long)(t) * cols));                  \
+            if (format != FORMAT_Q4_1) xv = _mm256_sign_epi8(xv, w);                                    \
+            __m256 s = _mm256_cvtepi32_ps(block_dot(wu, xv));                                           \
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(s, dw), _mm256_set1_ps(dx[(long)(t) * nbx + b]), acc);  \
+        }
+        TOKEN(0, acc0)
+        if (nt > 1) TOKEN(1, acc1)
+        if (nt > 2) TOKEN(2, acc2)
+        if (nt > 3) TOKEN(3, acc3)
+#undef TOKEN
+    }
+    out[0] = hsum(acc0) + off0;
+    if (nt > 1) out[ldy] = hsum(acc1) + off1;
+    if (nt > 2) out[2 * ldy] = hsum(acc2) + off2;
+    if (nt > 3) out[3 * ldy] = hsum(acc3) + off3;
+}
+
+static int cpu_has_avx2 = -1;
+int ad_kernels_use_avx2(void) {
+    if (cpu_has_avx2 < 0) {
+        __builtin_cpu_init();
+        cpu_has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cpu_has_avx2 && !force_portable;
+}
+#else
+int ad_kernels_use_avx2(void) { return 0; }
+#endif
+
+// MARK: - entry points
+
+void ad_quantize_q8(const float *x, int n, int8_t *qx, float *dx, float *sx) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ad_kernels_use_avx2()) { quantize_avx2(x, n, qx, dx, sx); return; }
+#endif
+    quantize_portable(x, n, qx, dx, sx);
+}
+
+void ad_gemm_q8(int format, const void *w, long row_bytes, int cols, int r0, int r1,
+                const int8_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
+    const int nb = cols / 32;
+    const uint8_t *base = (const uint8_t *)w;
+#if defined(__x86_64__) || defined(__i386__)
+    if (ad_kernels_use_avx2()) {
+        // Token tiles of 4 reuse each unpacked weight block from a register for 4 tokens; row
+        // blocks of 16 (<= 16 x 1.6 KB of weights) stay in L1 while every token tile passes.
+        for (int rb = r0; rb < r1; rb += 16) {
+            int re = rb + 16 < r1 ? rb + 16 : r1;
+            for (int t0 = 0; t0 < tokens; t0 += 4) {
+                int nt = tokens - t0 < 4 ? tokens - t0 : 4;
+                for (int r = rb; r < re; r++)
+                    gemm_row_avx2(format, base + (long)r * row_bytes, nb, qx + (long)t0 * cols, dx + (long)t0 * nb,
+                                  sx + (long)t0 * nb, cols, nt, y + (long)t0 * ldy + r, ldy);
+            }
+        }
+        return;
+    }
+#endif
+    for (int t = 0; t < tokens; t++)
+        for (int r = r0; r < r1; r++)
+            y[(long)t * ldy + r] = dot_portable(format, base + (long)r * row_bytes, nb, qx + (long)t * cols,
+                                                dx + (long)t * nb, sx + (long)t * nb);
+}
