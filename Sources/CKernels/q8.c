@@ -104,9 +104,10 @@ AVX2 static inline __m256i q4_1_unpack(const uint8_t *blk) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
-/// Up to 4 tokens (nt) x 1 row; acc[t] collects sum_b d_w d_x[t] <w_b, x_t,b>.
-AVX2 static void gemm_row_avx2(int format, const uint8_t *row, int nb, const int8_t *qx, const float *dx, const float *sx,
-                               int cols, int nt, float *out, long ldy) {
+/// Up to 4 tokens (nt) x 1 row; acc[t] collects sum_b d_w d_x[t] <w_b, x_t,b>. Always inlined
+/// into `gemm_rows_avx2` with constant format and nt, so the branches on them fold away.
+AVX2 static inline __attribute__((always_inline)) void gemm_row_avx2(int format, int nt, const uint8_t *row, int nb,
+                               const int8_t *qx, const float *dx, const float *sx, int cols, float *out, long ldy) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     float off0 = 0, off1 = 0, off2 = 0, off3 = 0;
     const int nbx = cols / 32;
@@ -150,6 +151,21 @@ AVX2 static void gemm_row_avx2(int format, const uint8_t *row, int nb, const int
     if (nt > 3) out[3 * ldy] = hsum(acc3) + off3;
 }
 
+/// Rows r0 ..< r1 of a tile of nt tokens, specialised per (format, nt).
+AVX2 static void gemm_rows_avx2(int format, int nt, const uint8_t *base, long row_bytes, int r0, int r1, int nb,
+                                const int8_t *qx, const float *dx, const float *sx, int cols, float *y, long ldy) {
+#define ROWS(F, NT)                                                                                           \
+    for (int r = r0; r < r1; r++) gemm_row_avx2(F, NT, base + (long)r * row_bytes, nb, qx, dx, sx, cols, y + r, ldy);
+    if (format == FORMAT_Q4_1) {
+        switch (nt) { case 1: ROWS(FORMAT_Q4_1, 1) break; case 2: ROWS(FORMAT_Q4_1, 2) break;
+                      case 3: ROWS(FORMAT_Q4_1, 3) break; default: ROWS(FORMAT_Q4_1, 4) break; }
+    } else {
+        switch (nt) { case 1: ROWS(FORMAT_Q8_0, 1) break; case 2: ROWS(FORMAT_Q8_0, 2) break;
+                      case 3: ROWS(FORMAT_Q8_0, 3) break; default: ROWS(FORMAT_Q8_0, 4) break; }
+    }
+#undef ROWS
+}
+
 static int cpu_has_avx2 = -1;
 int ad_kernels_use_avx2(void) {
     if (cpu_has_avx2 < 0) {
@@ -183,9 +199,8 @@ void ad_gemm_q8(int format, const void *w, long row_bytes, int cols, int r0, int
             int re = rb + 16 < r1 ? rb + 16 : r1;
             for (int t0 = 0; t0 < tokens; t0 += 4) {
                 int nt = tokens - t0 < 4 ? tokens - t0 : 4;
-                for (int r = rb; r < re; r++)
-                    gemm_row_avx2(format, base + (long)r * row_bytes, nb, qx + (long)t0 * cols, dx + (long)t0 * nb,
-                                  sx + (long)t0 * nb, cols, nt, y + (long)t0 * ldy + r, ldy);
+                gemm_rows_avx2(format, nt, base, row_bytes, rb, re, nb, qx + (long)t0 * cols, dx + (long)t0 * nb,
+                               sx + (long)t0 * nb, cols, y + (long)t0 * ldy, ldy);
             }
         }
         return;
