@@ -23,7 +23,7 @@ public final class LoadedModel: @unchecked Sendable {
 
     /// Loads a GGUF file: validates it, maps the weights and builds the tokenizer and template.
     public static func load(path: String, threads: Int = ThreadPool.defaultThreadCount,
-                            precision: ActivationPrecision = .int8) throws -> LoadedModel {
+                            precision: ActivationPrecision = .int16) throws -> LoadedModel {
         let file = try GGUFFile(path: path)
         let model = try LlamaModel(gguf: file, threads: threads, precision: precision)
         let tokenizer = try BPETokenizer(gguf: file)

@@ -16,11 +16,11 @@ enum Shared {
         try DefaultModel.ensure(log: { FileHandle.standardError.write(Data(("[test] " + $0 + "\n").utf8)) })
     }
     private static let exact = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .float32) }
-    private static let fast = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .int8) }
+    private static let fast = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .int16) }
     /// The model with float32 activations (compared with exact/ tightly).
     static func model() throws -> LlamaModel { try exact.get() }
-    /// The model with int8 activations (the default engine; compared with exact/ by llama.cpp's standard).
-    static func int8Model() throws -> LlamaModel { try fast.get() }
+    /// The model with int16 activations (the default engine).
+    static func int16Model() throws -> LlamaModel { try fast.get() }
 }
 
 struct ReferencePrompt: Decodable {

@@ -90,7 +90,9 @@ struct TinyModelTests {
         var W = [String: [Float]]()
         let path = try TinyModel.write(s, seed: UInt64(index + 1), weights: &W)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+        // Exact dequantization: float32 activations (the integer path is tested against exact/ in
+        // IntegerReferenceTests and kernel by kernel in KernelsTests).
+        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2, precision: .float32)
         #expect(model.weights.tiedEmbeddings == s.tied)
         let tokens: [Int32] = (0..<11).map { Int32(($0 * 37 + 5) % s.vocab) }
         let ref = Self.referenceLogits(s, W, tokens: tokens)

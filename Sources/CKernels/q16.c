@@ -1,9 +1,10 @@
-// Q8 activations times Q4_1 / Q8_0 weights: an AVX2 path (runtime-detected) and a portable one.
+// int16 activations times Q4_1 / Q8_0 weights: an AVX2 path (runtime-detected) and a portable one.
 #include "CKernels.h"
 #include <math.h>
 #include <string.h>
 
 enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
+#define QMAX 32767.0f
 
 static float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
@@ -26,22 +27,22 @@ int ad_kernels_force_portable(int on) { int old = force_portable; force_portable
 
 // MARK: - portable
 
-static void quantize_portable(const float *x, int n, int8_t *qx, float *dx, float *sx) {
+static void quantize_portable(const float *x, int n, int16_t *qx, float *dx, float *sx) {
     for (int b = 0; b < n / 32; b++) {
         const float *v = x + 32 * b;
         float amax = 0, sum = 0;
         for (int i = 0; i < 32; i++) { float a = fabsf(v[i]); if (a > amax) amax = a; sum += v[i]; }
-        float d = amax / 127, id = d > 0 ? 1 / d : 0;
-        for (int i = 0; i < 32; i++) qx[32 * b + i] = (int8_t)lrintf(v[i] * id);
+        float d = amax / QMAX, id = d > 0 ? 1 / d : 0;
+        for (int i = 0; i < 32; i++) qx[32 * b + i] = (int16_t)lrintf(v[i] * id);
         dx[b] = d; sx[b] = sum;
     }
 }
 
-static float dot_portable(int format, const uint8_t *row, int nb, const int8_t *q, const float *dx, const float *sx) {
+static float dot_portable(int format, const uint8_t *row, int nb, const int16_t *q, const float *dx, const float *sx) {
     float acc = 0;
     for (int b = 0; b < nb; b++) {
-        const int8_t *qb = q + 32 * b;
-        int s = 0;
+        const int16_t *qb = q + 32 * b;
+        int32_t s = 0;
         if (format == FORMAT_Q4_1) {
             const uint8_t *blk = row + 20 * b;
             for (int j = 0; j < 16; j++) s += (blk[4 + j] & 0x0f) * qb[j] + (blk[4 + j] >> 4) * qb[j + 16];
@@ -68,7 +69,7 @@ AVX2 static float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void quantize_avx2(const float *x, int n, int8_t *qx, float *dx, float *sx) {
+AVX2 static void quantize_avx2(const float *x, int n, int16_t *qx, float *dx, float *sx) {
     const __m256 signless = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (int b = 0; b < n / 32; b++) {
         const float *v = x + 32 * b;
@@ -78,66 +79,64 @@ AVX2 static void quantize_avx2(const float *x, int n, int8_t *qx, float *dx, flo
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4), d = amax / 127, id = d > 0 ? 1 / d : 0;
+        float amax = _mm_cvtss_f32(m4), d = amax / QMAX, id = d > 0 ? 1 / d : 0;
         __m256 s = _mm256_set1_ps(id);
         __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(a0, s)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(a1, s));
         __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(a2, s)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(a3, s));
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
-        // packs interleave 128-bit lanes: restore the order 0..31.
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(qx + 32 * b), p);
+        // packs interleaves 128-bit lanes: restore the order 0..15 and 16..31.
+        __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xd8);
+        __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xd8);
+        _mm256_storeu_si256((__m256i *)(qx + 32 * b), p0);
+        _mm256_storeu_si256((__m256i *)(qx + 32 * b + 16), p1);
         dx[b] = d;
         sx[b] = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     }
 }
 
-/// 32 products of one weight block with one token's block, summed pairwise to 8 int32 lanes.
-AVX2 static inline __m256i block_dot(__m256i w_unsigned, __m256i x_signed) {
-    __m256i pairs = _mm256_maddubs_epi16(w_unsigned, x_signed);  // |w| <= 127, |x| <= 127: no saturation
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+/// A block's 32 weights as two vectors of 16 int16: values 0..15 and 16..31.
+typedef struct { __m256i lo, hi; } wblock;
+
+AVX2 static inline __attribute__((always_inline)) wblock unpack(int format, const uint8_t *blk) {
+    wblock w;
+    if (format == FORMAT_Q4_1) {  // byte j: value j in the low nibble, value j + 16 in the high one
+        __m128i q = _mm_loadu_si128((const __m128i *)(blk + 4));
+        w.lo = _mm256_cvtepu8_epi16(_mm_and_si128(q, _mm_set1_epi8(0x0f)));
+        w.hi = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f)));
+    } else {
+        w.lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
+        w.hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 18)));
+    }
+    return w;
 }
 
-/// Unpacks a Q4_1 block's 32 nibbles (byte j: value j low, value j + 16 high) into bytes 0..31.
-AVX2 static inline __m256i q4_1_unpack(const uint8_t *blk) {
-    __m128i q = _mm_loadu_si128((const __m128i *)(blk + 4));
-    __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f)), hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+/// <w, x> of one block as 8 int32 partial sums (no overflow: |w| <= 128, |x| <= 32767).
+AVX2 static inline __attribute__((always_inline)) __m256i block_dot(wblock w, const int16_t *x) {
+    return _mm256_add_epi32(_mm256_madd_epi16(w.lo, _mm256_loadu_si256((const __m256i *)x)),
+                            _mm256_madd_epi16(w.hi, _mm256_loadu_si256((const __m256i *)(x + 16))));
 }
 
-/// Up to 4 tokens (nt) x 1 row; acc[t] collects sum_b d_w d_x[t] <w_b, x_t,b>. Always inlined
-/// into `gemm_rows_avx2` with constant format and nt, so the branches on them fold away.
+/// nt tokens (1-4) x 1 row. Always inlined into `gemm_rows_avx2` with constant format and nt,
+/// so the branches on them fold away and the accumulators stay in registers.
 AVX2 static inline __attribute__((always_inline)) void gemm_row_avx2(int format, int nt, const uint8_t *row, int nb,
-                               const int8_t *qx, const float *dx, const float *sx, int cols, float *out, long ldy) {
+                               const int16_t *qx, const float *dx, const float *sx, int cols, float *out, long ldy) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     float off0 = 0, off1 = 0, off2 = 0, off3 = 0;
-    const int nbx = cols / 32;
+    const int nbx = cols / 32, bb = format == FORMAT_Q4_1 ? 20 : 34;
     for (int b = 0; b < nb; b++) {
-        __m256i w;
-        __m256 dw;
-        const int8_t *xb = qx + 32 * b;
+        const uint8_t *blk = row + (long)bb * b;
+        const wblock w = unpack(format, blk);
+        const __m256 dw = _mm256_set1_ps(_cvtsh_ss(load_u16(blk)));
         if (format == FORMAT_Q4_1) {
-            const uint8_t *blk = row + 20 * b;
-            w = q4_1_unpack(blk);
-            dw = _mm256_set1_ps(_cvtsh_ss(load_u16(blk)));
             float m = _cvtsh_ss(load_u16(blk + 2));
             off0 += m * sx[b];
             if (nt > 1) off1 += m * sx[nbx + b];
             if (nt > 2) off2 += m * sx[2 * nbx + b];
             if (nt > 3) off3 += m * sx[3 * nbx + b];
-        } else {
-            const uint8_t *blk = row + 34 * b;
-            w = _mm256_loadu_si256((const __m256i *)(blk + 2));
-            dw = _mm256_set1_ps(_cvtsh_ss(load_u16(blk)));
         }
-        // maddubs wants the unsigned operand first: for signed Q8_0 weights use |w| and move
-        // w's sign onto x.
-        __m256i wu = format == FORMAT_Q4_1 ? w : _mm256_sign_epi8(w, w);
-#define TOKEN(t, acc)                                                                                   \
-        {                                                                                               \
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(xb + (long)(t) * cols));                  \
-            if (format != FORMAT_Q4_1) xv = _mm256_sign_epi8(xv, w);                                    \
-            __m256 s = _mm256_cvtepi32_ps(block_dot(wu, xv));                                           \
-            acc = _mm256_fmadd_ps(_mm256_mul_ps(s, dw), _mm256_set1_ps(dx[(long)(t) * nbx + b]), acc);  \
+#define TOKEN(t, acc)                                                                                    \
+        {                                                                                                \
+            __m256 s = _mm256_cvtepi32_ps(block_dot(w, qx + (long)(t) * cols + 32 * b));                 \
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(s, dw), _mm256_set1_ps(dx[(long)(t) * nbx + b]), acc);   \
         }
         TOKEN(0, acc0)
         if (nt > 1) TOKEN(1, acc1)
@@ -153,7 +152,7 @@ AVX2 static inline __attribute__((always_inline)) void gemm_row_avx2(int format,
 
 /// Rows r0 ..< r1 of a tile of nt tokens, specialised per (format, nt).
 AVX2 static void gemm_rows_avx2(int format, int nt, const uint8_t *base, long row_bytes, int r0, int r1, int nb,
-                                const int8_t *qx, const float *dx, const float *sx, int cols, float *y, long ldy) {
+                                const int16_t *qx, const float *dx, const float *sx, int cols, float *y, long ldy) {
 #define ROWS(F, NT)                                                                                           \
     for (int r = r0; r < r1; r++) gemm_row_avx2(F, NT, base + (long)r * row_bytes, nb, qx, dx, sx, cols, y + r, ldy);
     if (format == FORMAT_Q4_1) {
@@ -180,20 +179,20 @@ int ad_kernels_use_avx2(void) { return 0; }
 
 // MARK: - entry points
 
-void ad_quantize_q8(const float *x, int n, int8_t *qx, float *dx, float *sx) {
+void ad_quantize_q16(const float *x, int n, int16_t *qx, float *dx, float *sx) {
 #if defined(__x86_64__) || defined(__i386__)
     if (ad_kernels_use_avx2()) { quantize_avx2(x, n, qx, dx, sx); return; }
 #endif
     quantize_portable(x, n, qx, dx, sx);
 }
 
-void ad_gemm_q8(int format, const void *w, long row_bytes, int cols, int r0, int r1,
-                const int8_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
+void ad_gemm_q16(int format, const void *w, long row_bytes, int cols, int r0, int r1,
+                 const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
     const int nb = cols / 32;
     const uint8_t *base = (const uint8_t *)w;
 #if defined(__x86_64__) || defined(__i386__)
     if (ad_kernels_use_avx2()) {
-        // Token tiles of 4 reuse each unpacked weight block from a register for 4 tokens; row
+        // Token tiles of 4 reuse each unpacked weight block from registers for 4 tokens; row
         // blocks of 16 (<= 16 x 1.6 KB of weights) stay in L1 while every token tile passes.
         for (int rb = r0; rb < r1; rb += 16) {
             int re = rb + 16 < r1 ? rb + 16 : r1;

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import ModelFiles
+import Models
+
+/// The default engine (int16 activations) against the exact float64 forward pass. The reference
+/// README's standard for engines that round activations (llama.cpp meets it) is KL mean <= 0.01,
+/// max <= 0.06; 16-bit rounding measures KL mean ~5e-7, max ~8e-6, so it is held to 1e-5 / 1e-4.
+/// (8-bit rounding measured 0.012-0.029 mean here, which failed that standard.)
+@Suite(.serialized) struct IntegerReferenceTests {
+    let model: LlamaModel
+    init() throws { model = try Shared.int16Model() }
+
+    /// KL(p || q) in nats of two logit rows over the full vocabulary.
+    static func kl(_ p: ArraySlice<Float>, _ q: ArraySlice<Float>) -> Double {
+        let lp = logSumExp(p), lq = logSumExp(q)
+        return zip(p, q).reduce(0.0) { acc, pq in
+            let a = Double(pq.0) - lp
+            return acc + exp(a) * (a - (Double(pq.1) - lq))
+        }
+    }
+
+    @Test(arguments: ["P1", "P2", "P4"])
+    func lastPositionKLIsWithinLlamaCppsStandard(name: String) throws {
+        let p = try #require(try referencePrompts().first { $0.name == name })
+        let out = try model.forward(p.ids, context: model.makeContext(capacity: p.ids.count), logits: .last)
+        let exact = try NPY.readFloat32(path: Paths.exact("\(name)_logits_last.npy")).values
+        let kl = Self.kl(exact[...], out.logits[...])
+        #expect(kl <= 1e-5, "KL(exact || int16) at the last position = \(kl)")
+    }
+
+    /// Every position, from exact/'s top-64 and log-normaliser: the exact top-64 tokens plus one
+    /// bucket for the rest (a lower bound of the full KL, tight when the top-64 hold the mass).
+    @Test(arguments: ["P1", "P2", "P4"])
+    func everyPositionAgreesWithExact(name: String) throws {
+        let p = try #require(try referencePrompts().first { $0.name == name })
+        let out = try model.forward(p.ids, context: model.makeContext(capacity: p.ids.count), logits: .all)
+        let ref = try loadJSON(Top64.self, Paths.exact("\(name)_top64.json"))
+        let V = model.config.vocab
+        var kls = [Double]()
+        for pos in ref.positions {
+            let row = out.logits[(pos.pos * V)..<((pos.pos + 1) * V)]
+            let lq = logSumExp(row)
+            var kl = 0.0, restP = 1.0, restQ = 1.0
+            for (id, l) in zip(pos.ids, pos.logits) {
+                let pe = exp(l - pos.logsumexp), qe = exp(Double(row[row.startIndex + Int(id)]) - lq)
+                kl += pe * log(pe / qe); restP -= pe; restQ -= qe
+            }
+            if restP > 1e-12 && restQ > 1e-12 { kl += restP * log(restP / restQ) }
+            kls.append(kl)
+            if pos.logits[0] - pos.logits[1] >= 0.05 {
+                let argmax = row.indices.max { row[$0] < row[$1] }.map { Int32($0 - row.startIndex) }
+                #expect(argmax == pos.ids[0], "position \(pos.pos)")
+            }
+        }
+        let mean = kls.reduce(0, +) / Double(kls.count)
+        #expect(mean <= 1e-5, "mean KL \(mean)")
+        #expect((kls.max() ?? 0) <= 1e-4, "max KL \(kls.max() ?? 0)")
+    }
+
+    @Test(arguments: ["P1", "P2", "P4"])
+    func hiddenStatesAreCloseToExact(name: String) throws {
+        let p = try #require(try referencePrompts().first { $0.name == name })
+        let out = try model.forward(p.ids, context: model.makeContext(capacity: p.ids.count), logits: .none)
+        let H = model.config.hidden
+        let ref = try NPY.readFloat32(path: Paths.exact("\(name)_hidden.npy"))
+        for t in 0..<p.ids.count {
+            let a = out.hidden[(t * H)..<((t + 1) * H)], b = ref.values[(t * H)..<((t + 1) * H)]
+            var dd = 0.0, bb = 0.0, ab = 0.0, aa = 0.0
+            for (x, y) in zip(a, b) { dd += Double(x - y) * Double(x - y); bb += Double(y * y); ab += Double(x * y); aa += Double(x * x) }
+            #expect((dd / bb).squareRoot() <= 0.01, "position \(t): relative L2 \((dd / bb).squareRoot())")
+            #expect(ab / (aa * bb).squareRoot() >= 0.9999, "position \(t)")
+        }
+    }
+
+    /// llama.cpp's greedy steps with its own prefix fed in: same argmax where its gap is >= 0.5.
+    @Test(arguments: ["P1", "P2", "P4"])
+    func greedyStepsAgreeWithLlamaCpp(name: String) throws {
+        let g = try loadJSON(Greedy.self, Paths.llamacpp("\(name)_greedy.json"))
+        let tokens = g.prompt_ids + g.greedy_ids.dropLast()
+        let out = try model.forward(tokens, context: model.makeContext(capacity: tokens.count), logits: .all)
+        let V = model.config.vocab
+        for s in g.steps where s.top1_logit - s.top2_logit >= 0.5 {
+            let pos = g.prompt_ids.count - 1 + s.step
+            let row = out.logits[(pos * V)..<((pos + 1) * V)]
+            #expect(row.indices.max { row[$0] < row[$1] }.map { Int32($0 - row.startIndex) } == s.id, "step \(s.step)")
+        }
+    }
+
+    /// Decoding one token at a time gives bit for bit what the batched prompt pass gives: the
+    /// integer kernels run the same operations per token whatever the tile width.
+    @Test func decodeEqualsPrefill() throws {
+        let p = try #require(try referencePrompts().first { $0.name == "P2" })
+        let whole = try model.forward(p.ids, context: model.makeContext(capacity: p.ids.count), logits: .all)
+        let ctx = model.makeContext(capacity: p.ids.count)
+        let V = model.config.vocab
+        var worst: Float = 0
+        for (t, id) in p.ids.enumerated() {
+            let one = try model.forward([id], context: ctx, logits: .last)
+            for (a, b) in zip(one.logits, whole.logits[(t * V)..<((t + 1) * V)]) { worst = max(worst, abs(a - b)) }
+        }
+        #expect(worst == 0, "max logit difference \(worst)")
+    }
+}
