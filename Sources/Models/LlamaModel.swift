@@ -248,7 +248,8 @@ public final class LlamaModel: @unchecked Sendable {
                 task += n
             }
         }
-        if tasks * ((positions.max() ?? 0) + 1) < 4096 { for i in 0..<n { work(i) } } else { pool.run(work) }
+        // Parallel unless the whole attention is a few hundred multiply-adds (a dispatch costs ~1 µs).
+        if tasks * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { work(i) } } else { pool.run(work) }
     }
 
     /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel
