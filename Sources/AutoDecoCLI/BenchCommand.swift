@@ -33,10 +33,24 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Also print where the time of one generated token goes (per step of the forward pass, with the weight bandwidth of the matrix products), measured over the tgN run.")
     var profile = false
 
+    @Flag(name: .long, help: "Only measure this machine's ceilings: memory read bandwidth and the float matrix-product rate (with --threads threads).")
+    var ceilings = false
+
     @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
         guard repetitions >= 1, nPrompt >= 0, nGen >= 0, batch >= 0 else { throw ValidationError("counts must be positive") }
+        if ceilings {
+            let c = MachineCeilings(pool: ThreadPool.shared(threads: modelOptions.threads))
+            let bandwidth = c.readBandwidth(), gflops = c.floatMatmulGFLOPs()
+            if json {
+                Console.jsonLine(["threads": modelOptions.threads, "read_gb_per_second": bandwidth, "float_matmul_gflops": gflops])
+            } else {
+                Console.out(String(format: "%d thread(s): memory read %.1f GB/s, float32 tiled matmul %.1f GFLOP/s\n",
+                                   modelOptions.threads, bandwidth, gflops))
+            }
+            return
+        }
         let lm = try modelOptions.load()
         let m = lm.model
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: lm.path)[.size] as? Int) ?? 0

@@ -79,3 +79,67 @@ struct ProfileTable {
         }
     }
 }
+
+/// The two ceilings of this machine that bound decoding and prompt processing: memory read
+/// bandwidth (a decode step streams every weight byte once) and the float multiply-add rate of
+/// our own tiled matrix product.
+struct MachineCeilings {
+    let pool: ThreadPool
+
+    /// GB/s reading a 512 MiB buffer (far beyond the caches) with all pool threads, best of 3.
+    func readBandwidth() -> Double {
+        let count = 128 << 20  // floats
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        pool.parallelFor(count) { r in (buffer + r.lowerBound).initialize(repeating: 1, count: r.count) }
+        var best = 0.0
+        for _ in 0..<3 {
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount)
+            defer { sums.deallocate() }
+            let start = Date()
+            pool.run { t in
+                let lo = count * t / pool.threadCount, hi = count * (t + 1) / pool.threadCount
+                var a = SIMD16<Float>(), b = SIMD16<Float>()
+                var i = lo
+                while i + 32 <= hi {
+                    a += UnsafeRawPointer(buffer + i).loadUnaligned(as: SIMD16<Float>.self)
+                    b += UnsafeRawPointer(buffer + i + 16).loadUnaligned(as: SIMD16<Float>.self)
+                    i += 32
+                }
+                sums[t] = (a + b).sum()
+            }
+            best = max(best, Double(count * 4) / Date().timeIntervalSince(start) / 1e9)
+            precondition(sums[0] > 0)  // keeps the loads
+        }
+        return best
+    }
+
+    /// GFLOP/s of the float32 tiled matrix product (1536 x 576 weights, 512 tokens), best of 3.
+    func floatMatmulGFLOPs() -> Double {
+        let rows = 1536, cols = 576, tokens = 512
+        var weights = [Float](repeating: 0, count: rows * cols)
+        for i in weights.indices { weights[i] = Float(i % 97) / 97 - 0.5 }
+        let x = (0..<(tokens * cols)).map { Float($0 % 89) / 89 - 0.5 }
+        var y = [Float](repeating: 0, count: tokens * rows)
+        let panels = (0..<pool.threadCount).map { _ in [Float](repeating: 0, count: 4 * cols) }
+        var best = 0.0
+        weights.withUnsafeBytes { w in
+            let matrix = WeightMatrix(format: .f32, rows: rows, cols: cols, data: w.baseAddress!)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for _ in 0..<3 {
+                        let start = Date()
+                        pool.parallelFor(rows) { r in
+                            var panel = panels[0]  // a private copy per call
+                            panel.withUnsafeMutableBufferPointer { p in
+                                MatMul.matmul(matrix, xp.baseAddress!, tokens: tokens, yp.baseAddress!, ldy: rows, rows: r, panel: p.baseAddress!)
+                            }
+                        }
+                        best = max(best, 2.0 * Double(rows * cols * tokens) / Date().timeIntervalSince(start) / 1e9)
+                    }
+                }
+            }
+        }
+        return best
+    }
+}
