@@ -135,7 +135,7 @@ struct BenchCommand: ParsableCommand {
                               "heads": heads.map { h -> Any in
                                   ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros] } ?? NSNull(),
                               "profile": profile && stepProfile.passes > 0
-                                  ? ProfileTable(profile: stepProfile, weights: m.weights, config: m.config).json() : NSNull()])
+                                  ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull()])
             return
         }
         let name = "\(m.config.architecture) \(String(format: "%.0fM", Double(params) / 1e6))"
@@ -147,7 +147,7 @@ struct BenchCommand: ParsableCommand {
             Console.out(String(format: "| %@ | %@ | Swift CPU | %d | %@ | %.2f ± %.2f |\n", name, size, m.pool.threadCount, r.test, s.mean, s.sd))
         }
         if profile && stepProfile.passes > 0 {
-            Console.out("\n" + ProfileTable(profile: stepProfile, weights: m.weights, config: m.config).markdown())
+            Console.out("\n" + ProfileTable(profile: stepProfile, weights: m.weights).markdown())
         }
         if heads != nil, let tg = rows.first(where: { $0.test == "tg\(nGen)" }) {
             let tokenMicros = 1e6 / stats(tg.samples).mean

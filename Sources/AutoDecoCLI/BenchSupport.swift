@@ -35,7 +35,6 @@ struct BatchedDecodeBenchmark {
 struct ProfileTable {
     let profile: ForwardProfile
     let weights: LlamaWeights
-    let config: ModelConfig
 
     /// Weight bytes a step reads per token (matrix products only).
     func weightBytes(_ step: ForwardStep) -> Int {
