@@ -22,7 +22,7 @@ struct BatchedDecodeBenchmark {
                     SequenceStep(tokens: [next[$0]], context: contexts[$0], logits: .last)
                 }, workspace: workspace)
                 // Feed back each sequence's argmax so the sequences differ, as in real decoding.
-                next = outputs.map { o in Int32(o.logits.indices.max { o.logits[$0] < o.logits[$1] } ?? 0) }
+                next = outputs.map { o in o.logits.withUnsafeBufferPointer { Int32(VectorOps.argmax($0.baseAddress!, n: $0.count).index) } }
             }
             if rep > 0 { samples.append(Double(sequences * steps) / Date().timeIntervalSince(start)) }
         }
@@ -120,7 +120,6 @@ struct MachineCeilings {
         for i in weights.indices { weights[i] = Float(i % 97) / 97 - 0.5 }
         let x = (0..<(tokens * cols)).map { Float($0 % 89) / 89 - 0.5 }
         var y = [Float](repeating: 0, count: tokens * rows)
-        let panels = (0..<pool.threadCount).map { _ in [Float](repeating: 0, count: 4 * cols) }
         var best = 0.0
         weights.withUnsafeBytes { w in
             let matrix = WeightMatrix(format: .f32, rows: rows, cols: cols, data: w.baseAddress!)
@@ -129,7 +128,7 @@ struct MachineCeilings {
                     for _ in 0..<3 {
                         let start = Date()
                         pool.parallelFor(rows) { r in
-                            var panel = panels[0]  // a private copy per call
+                            var panel = [Float](repeating: 0, count: 4 * cols)  // each thread's own
                             panel.withUnsafeMutableBufferPointer { p in
                                 MatMul.matmul(matrix, xp.baseAddress!, tokens: tokens, yp.baseAddress!, ldy: rows, rows: r, panel: p.baseAddress!)
                             }

@@ -1,15 +1,13 @@
 /// A growable scratch buffer that is reused across forward passes, so a decode
 /// step allocates nothing.
-final class ScratchBuffer<Element> {
+final class ScratchBuffer<Element: ExpressibleByIntegerLiteral> {
     private(set) var pointer: UnsafeMutablePointer<Element>
     private(set) var capacity: Int
-    private let zero: Element
 
-    init(_ capacity: Int = 0, zero: Element) {
-        self.zero = zero
+    init(_ capacity: Int = 0) {
         self.capacity = max(capacity, 16)
         pointer = .allocate(capacity: self.capacity)
-        pointer.initialize(repeating: zero, count: self.capacity)
+        pointer.initialize(repeating: 0, count: self.capacity)
     }
 
     /// Makes room for n elements (contents are not preserved when it grows).
@@ -19,16 +17,12 @@ final class ScratchBuffer<Element> {
             pointer.deallocate()
             capacity = n
             pointer = .allocate(capacity: n)
-            pointer.initialize(repeating: zero, count: n)
+            pointer.initialize(repeating: 0, count: n)
         }
         return pointer
     }
 
     deinit { pointer.deallocate() }
-}
-
-extension ScratchBuffer where Element == Float {
-    convenience init(_ capacity: Int = 0) { self.init(capacity, zero: 0) }
 }
 
 typealias FloatBuffer = ScratchBuffer<Float>

@@ -11,7 +11,7 @@ public final class Workspace: @unchecked Sendable {
     let ropeTable = FloatBuffer()                                   // [headDim]
     let panels: [FloatBuffer]                                       // per thread [4, max cols]
     let scores: [FloatBuffer]                                       // per thread [context]
-    let qValues = ScratchBuffer<Int16>(zero: 0)                     // [T, max cols] integer activations
+    let qValues = ScratchBuffer<Int16>()                            // [T, max cols] integer activations
     let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
     /// When set, forward passes through this workspace add their per-step wall time to it.
     public var profile: ForwardProfile?
