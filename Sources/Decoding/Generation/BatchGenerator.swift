@@ -106,7 +106,6 @@ public final class BatchGenerator: @unchecked Sendable {
         var exhausted = false
         var stats = BatchStatistics()
         let start = Date()
-        defer { stats.seconds = Date().timeIntervalSince(start) }
 
         func finish(_ a: Active, _ reason: StopReason) throws {
             freeSlots.append(a.slot)
@@ -173,6 +172,8 @@ public final class BatchGenerator: @unchecked Sendable {
             }
             active = kept
         }
+        // Not in a defer: a defer runs after the returned copy is made.
+        stats.seconds = Date().timeIntervalSince(start)
         return stats
     }
 }

@@ -23,8 +23,10 @@ public struct SampledToken: Sendable, Equatable {
 /// ```
 public struct Sampler {
     public var parameters: SamplingParameters
-    private var rng: SeededGenerator
-    private let buffers = SamplerBuffers()
+    var rng: SeededGenerator
+    let buffers = SamplerBuffers()
+    /// Mirostat's running surprise threshold (nil until its first token).
+    var mirostatMu: Float?
 
     public init(parameters: SamplingParameters) {
         self.parameters = parameters
@@ -56,6 +58,9 @@ public struct Sampler {
         func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: l[id] - rawLogZ()) }
 
         if temperature <= 0 || !temperature.isFinite || maxLogit == -.infinity { return result(maxIndex) }
+        if let filter = parameters.filter {
+            return result(sampleFiltered(l, filter: filter, temperature: temperature, maxLogit: maxLogit))
+        }
         let invT = 1 / temperature
         let p = parameters
         let k = p.topK > 0 && p.topK < n ? p.topK : 0
@@ -155,16 +160,19 @@ func sortDescending(_ a: UnsafeMutablePointer<Candidate>, _ n: Int) {
 /// Scratch memory of a sampler, grown on demand and reused for every token.
 final class SamplerBuffers {
     private var w: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Candidate>?, k: UnsafeMutablePointer<Candidate>?
+    private var s: UnsafeMutablePointer<Float>?
     private var capacity = 0
 
     private func reserve(_ n: Int) {
         guard n > capacity else { return }
-        w?.deallocate(); c?.deallocate(); k?.deallocate()
-        w = .allocate(capacity: n); c = .allocate(capacity: n); k = .allocate(capacity: n)
+        w?.deallocate(); c?.deallocate(); k?.deallocate(); s?.deallocate()
+        w = .allocate(capacity: n); c = .allocate(capacity: n); k = .allocate(capacity: n); s = .allocate(capacity: n)
         capacity = n
     }
 
     func weights(_ n: Int) -> UnsafeMutablePointer<Float> { reserve(n); return w! }
+    /// Logits / T, for the heuristic filters.
+    func scaledLogits(_ n: Int) -> UnsafeMutablePointer<Float> { reserve(n); return s! }
     func candidates(_ n: Int) -> UnsafeMutablePointer<Candidate> { reserve(n); return c! }
     func kept(_ n: Int) -> UnsafeMutablePointer<Candidate> { reserve(n); return k! }
 
@@ -212,5 +220,5 @@ final class SamplerBuffers {
         }
     }
 
-    deinit { w?.deallocate(); c?.deallocate(); k?.deallocate() }
+    deinit { w?.deallocate(); c?.deallocate(); k?.deallocate(); s?.deallocate() }
 }

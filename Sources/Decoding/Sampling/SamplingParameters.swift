@@ -14,9 +14,14 @@ public struct SamplingParameters: Sendable, Equatable {
     public var minP: Float
     /// Same seed, same draws. nil = a random seed.
     public var seed: UInt64?
+    /// A heuristic truncation rule (typical, eta, mirostat, ...) applied after the temperature
+    /// instead of top-k, top-p and min-p, which are then ignored. nil = the standard chain.
+    public var filter: TokenFilter?
 
-    public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, seed: UInt64? = nil) {
+    public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, seed: UInt64? = nil,
+                filter: TokenFilter? = nil) {
         self.temperature = temperature; self.topK = topK; self.topP = topP; self.minP = minP; self.seed = seed
+        self.filter = filter
     }
 
     /// Sampling from the model's distribution as it is (temperature 1, no filters).

@@ -1,0 +1,109 @@
+import AutoDeco
+import Evaluation
+import Foundation
+
+/// What the evaluation commands share: the loaded model and heads, running one evaluation with a
+/// progress bar and writing its files, and the teacher-forced data of meanshift and diagnose.
+struct EvaluationContext {
+    let model: LoadedModel
+    let modelPath: String
+    let heads: AutoDecoHeads?
+    let headsDirectory: String?
+    let activationsDirectory: String
+
+    init(modelOptions: ModelOptions, headsDirectory: String?) throws {
+        let model = try modelOptions.load()
+        self.model = model
+        modelPath = try modelOptions.resolvePath()
+        self.headsDirectory = headsDirectory
+        heads = try headsDirectory.map {
+            try AutoDecoCheckpoint.load(directory: $0, hiddenSize: model.model.config.hidden, baseModelType: model.model.config.architecture)
+        }
+        activationsDirectory = DefaultModel.cacheDirectory(override: modelOptions.cacheDir).appendingPathComponent("activations").path
+    }
+
+    /// The base activations of a training-format file (cached like `autodeco train`'s).
+    func activations(_ path: String) throws -> BaseActivations {
+        try FileManager.default.createDirectory(atPath: activationsDirectory, withIntermediateDirectories: true)
+        return try TrainingRun(model: model, modelPath: modelPath, activationsDir: activationsDirectory, maxLength: 1024)
+            .activations(path, label: URL(fileURLWithPath: path).lastPathComponent)
+    }
+
+    func requireHeads(_ what: String) throws -> AutoDecoHeads {
+        guard let heads else { throw EvaluationError.headsRequired(what) }
+        return heads
+    }
+
+    /// MeanShift of the heads over a training file.
+    func meanShift(data path: String) throws -> MeanShift {
+        let heads = try requireHeads("meanshift")
+        let data = try activations(path)
+        let bar = ProgressBar(total: data.positionCount, label: "teacher forcing")
+        let m = MeanShift.compute(heads: heads, data: data, model: model.model) { done, _ in bar.update(done) }
+        bar.finish()
+        return m
+    }
+
+    /// `meanshift` without values becomes meanshift:T,P from `data`.
+    func resolve(_ method: EvaluationMethod, meanShiftData: String?) throws -> EvaluationMethod {
+        guard case .meanShift(nil, _) = method else { return method }
+        guard let meanShiftData else { throw EvaluationError.meanShiftUnresolved }
+        let m = try meanShift(data: meanShiftData)
+        Console.info(String(format: "meanshift: T %.4f, P %.4f (means over %d supervised tokens of %@)", m.meanTemperature, m.meanTopP,
+                            m.positions, meanShiftData))
+        return m.method
+    }
+
+    /// Runs one evaluation and writes samples.jsonl, summary.json and summary.md into `out`.
+    /// With `reuse`, an existing summary.json of the same settings is read instead.
+    func evaluate(problems: [Problem], dataset: String, settings: EvaluationSettings, out: String?, reuse: Bool = false,
+                  quiet: Bool = false) throws -> EvaluationSummary {
+        let summaryPath = out.map { URL(fileURLWithPath: $0).appendingPathComponent("summary.json").path }
+        if reuse, let summaryPath, let old = try? EvaluationSummary.read(summaryPath), old.method == settings.method.description,
+           old.dataset == dataset, old.problems == problems.count, old.seeds.count == settings.effectiveSeeds,
+           old.samplesPerSeed == settings.effectiveSamples, old.maxTokens == settings.maxTokens, old.instruction == settings.instruction {
+            if !quiet { Console.info("\(settings.method) on \(dataset): reusing \(summaryPath)") }
+            return old
+        }
+        let evaluator = Evaluator(model: model, heads: settings.method.usesHeads ? heads : nil, settings: settings)
+        let bar = ProgressBar(total: problems.count * settings.effectiveSeeds * settings.effectiveSamples,
+                              label: "\(settings.method) on \(dataset)")
+        var correct = 0
+        let output = try evaluator.run(problems: problems) { p in
+            bar.update(p.samplesDone, String(format: "%.0f tokens/s", p.tokensPerSecond))
+        }
+        correct = output.samples.filter(\.correct).count
+        bar.update(output.samples.count, String(format: "%d correct, %.0f tokens/s", correct, output.statistics.generatedTokensPerSecond), force: true)
+        bar.finish()
+        let summary = EvaluationSummary(samples: output.samples, settings: settings, problems: problems.count, dataset: dataset,
+                                        model: model.name, heads: settings.method.usesHeads ? headsDirectory : nil,
+                                        generatedTokens: output.statistics.generatedTokens, seconds: output.statistics.seconds)
+        if let out {
+            let dir = URL(fileURLWithPath: out)
+            try AtomicWrite.write(output.samples.map { JSONLines.encode($0.jsonObject) }.reduce(into: Data()) { $0.append($1) },
+                                  to: dir.appendingPathComponent("samples.jsonl").path)
+            try AtomicWrite.write(try summary.jsonData(), to: summaryPath!)
+            try AtomicWrite.write(Data(summary.markdown.utf8), to: dir.appendingPathComponent("summary.md").path)
+        }
+        return summary
+    }
+}
+
+/// Reads a problems file, optionally its first `limit` items.
+func loadProblems(_ path: String, limit: Int?) throws -> [Problem] {
+    let all = try Problem.load(path)
+    guard let limit else { return all }
+    guard limit >= 1 else { throw EvaluationCLIError.badLimit }
+    return Array(all.prefix(limit))
+}
+
+/// The dataset's name in tables: the file name without `.jsonl`.
+func datasetName(_ path: String) -> String {
+    let name = URL(fileURLWithPath: path).lastPathComponent
+    return name.hasSuffix(".jsonl") ? String(name.dropLast(6)) : name
+}
+
+enum EvaluationCLIError: Error, CustomStringConvertible {
+    case badLimit
+    var description: String { "--limit must be at least 1" }
+}

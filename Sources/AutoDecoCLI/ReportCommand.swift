@@ -1,0 +1,2 @@
+import ArgumentParser
+struct ReportCommand: ParsableCommand { func run() throws {} }

@@ -1,0 +1,149 @@
+import AutoDeco
+import Foundation
+
+/// The settings of one evaluation run (recorded in its summary).
+public struct EvaluationSettings: Sendable, Equatable {
+    public var method: EvaluationMethod
+    /// Seeds 0..<seeds (offset by `firstSeed`); `samplesPerSeed` answers per problem and seed.
+    public var seeds: Int
+    public var samplesPerSeed: Int
+    public var firstSeed: UInt64
+    public var maxTokens: Int
+    /// Appended to each problem after a newline, inside the user message (the paper's suffix).
+    public var instruction: String
+    /// Sequences decoded together.
+    public var parallel: Int
+
+    public static let paperInstruction = "Make sure you output the final answer within \\boxed{}."
+
+    public init(method: EvaluationMethod, seeds: Int = 8, samplesPerSeed: Int = 16, firstSeed: UInt64 = 0, maxTokens: Int = 256,
+                instruction: String = EvaluationSettings.paperInstruction, parallel: Int = 16) {
+        self.method = method; self.seeds = seeds; self.samplesPerSeed = samplesPerSeed; self.firstSeed = firstSeed
+        self.maxTokens = maxTokens; self.instruction = instruction; self.parallel = parallel
+    }
+
+    /// Deterministic methods are decoded once per problem (every seed would give the same answer).
+    public var effectiveSeeds: Int { method.isDeterministic ? 1 : seeds }
+    public var effectiveSamples: Int { method.isDeterministic ? 1 : samplesPerSeed }
+}
+
+/// One graded answer.
+public struct EvaluationSample: Sendable, Equatable {
+    public var problemIndex: Int
+    public var problemID: String
+    public var seed: UInt64
+    public var sample: Int
+    public var text: String
+    public var tokenCount: Int
+    public var finishReason: StopReason
+    /// Per-token values, when the method varies them (heads, entropy rules).
+    public var temperatures: [Float]?
+    public var topPs: [Float]?
+    public var answer: String?
+    public var correct: Bool
+
+    public var jsonObject: [String: Any] {
+        var o: [String: Any] = ["id": problemID, "seed": NSNumber(value: seed), "sample": sample, "text": text, "n_tokens": tokenCount,
+                                "finish_reason": finishReason.rawValue, "answer": answer ?? NSNull(), "correct": correct]
+        // Four decimals: enough to read and to recompute means; keeps the file a reasonable size.
+        func rounded(_ v: [Float]) -> [Double] { v.map { (Double($0) * 1e4).rounded() / 1e4 } }
+        if let temperatures { o["temperatures"] = rounded(temperatures) }
+        if let topPs { o["top_ps"] = rounded(topPs) }
+        return o
+    }
+}
+
+/// Runs a decoding method over a problem set by the paper's protocol (spec §6): every problem
+/// answered `samplesPerSeed` times under each of `seeds` seeds, all sequences decoded in batches
+/// (continuous batching), each answer graded by `AnswerGrader` (cut off at max tokens = wrong).
+/// The seed of an answer depends only on (seed, problem id, sample number), so a run is
+/// reproducible and a subset of the problems gets the same answers as in the full run.
+public final class Evaluator {
+    public let model: LoadedModel
+    public let heads: AutoDecoHeads?
+    public let settings: EvaluationSettings
+
+    public init(model: LoadedModel, heads: AutoDecoHeads?, settings: EvaluationSettings) {
+        self.model = model; self.heads = heads; self.settings = settings
+    }
+
+    public struct Progress: Sendable {
+        public var samplesDone = 0, samplesTotal = 0, tokens = 0
+        public var seconds = 0.0
+        public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+    }
+
+    public struct Output: Sendable {
+        public var samples: [EvaluationSample]
+        public var statistics: BatchStatistics
+    }
+
+    /// The seed of one answer: a hash of the run's seed, the problem id and the sample number.
+    public static func sampleSeed(seed: UInt64, problemID: String, sample: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the id
+        for b in problemID.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var g = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ h ^ UInt64(sample) &* 0xBF58_476D_1CE4_E5B9)
+        return g.next()
+    }
+
+    public func prompt(for problem: Problem) throws -> String {
+        let content = settings.instruction.isEmpty ? problem.problem : problem.problem + "\n" + settings.instruction
+        return try model.renderChat([ChatMessage(role: "user", content: content)])
+    }
+
+    public func run(problems: [Problem], progress: (Progress) -> Void = { _ in }) throws -> Output {
+        if settings.method.usesHeads && heads == nil { throw EvaluationError.headsRequired(settings.method.description) }
+        if case .meanShift(nil, _) = settings.method { throw EvaluationError.meanShiftUnresolved }
+        let seeds = settings.effectiveSeeds, perSeed = settings.effectiveSamples
+        let perProblem = seeds * perSeed
+        let prompts = try problems.map { model.tokenizer.encode(try prompt(for: $0), addSpecial: true, parseSpecial: true) }
+        let longest = prompts.map(\.count).max() ?? 1
+        let generator = BatchGenerator(model: model, slots: settings.parallel, contextSize: longest + settings.maxTokens + 1)
+        let recordsValues: Bool
+        switch settings.method { case .autodeco, .entropyTemperature: recordsValues = true; default: recordsValues = false }
+
+        var samples = [EvaluationSample?](repeating: nil, count: problems.count * perProblem)
+        var state = Progress(samplesTotal: samples.count)
+        let start = Date()
+        var nextRequest = 0
+        progress(state)
+        let stats = try generator.run(next: {
+            guard nextRequest < samples.count else { return nil }
+            let r = nextRequest
+            nextRequest += 1
+            let (i, within) = r.quotientAndRemainder(dividingBy: perProblem)
+            let seed = settings.firstSeed + UInt64(within / perSeed), sample = within % perSeed
+            let sampling = settings.method.sampling(seed: Self.sampleSeed(seed: seed, problemID: problems[i].id, sample: sample))
+            return BatchRequest(id: r, prompt: prompts[i], parameters: GenerateParameters(maxTokens: settings.maxTokens, sampling: sampling),
+                                controller: settings.method.controller(heads: heads, pool: model.model.pool))
+        }, onFinish: { result in
+            let (i, within) = result.id.quotientAndRemainder(dividingBy: perProblem)
+            let text = result.text
+            let truncated = result.stopReason != .stop
+            let grade = AnswerGrader.grade(text, gold: problems[i].gold, truncated: truncated)
+            samples[result.id] = EvaluationSample(
+                problemIndex: i, problemID: problems[i].id, seed: settings.firstSeed + UInt64(within / perSeed), sample: within % perSeed,
+                text: text, tokenCount: result.tokens.count, finishReason: truncated ? .length : .stop,
+                temperatures: recordsValues ? result.tokens.map(\.temperature) : nil,
+                topPs: recordsValues ? result.tokens.map(\.topP) : nil, answer: grade.answer, correct: grade.correct)
+            state.samplesDone += 1; state.tokens += result.tokens.count
+            state.seconds = Date().timeIntervalSince(start)
+            progress(state)
+        })
+        return Output(samples: samples.map { $0! }, statistics: stats)
+    }
+}
+
+public enum EvaluationError: Error, CustomStringConvertible, Equatable {
+    case headsRequired(String)
+    case meanShiftUnresolved
+    case noSamples(String)
+
+    public var description: String {
+        switch self {
+        case .headsRequired(let m): return "method \(m) needs AutoDeco heads (--heads DIR, or the default model's shipped heads)"
+        case .meanShiftUnresolved: return "method meanshift needs its (T, P): give --meanshift-data TRAIN.jsonl (the heads' training file) or meanshift:T,P"
+        case .noSamples(let p): return "\(p): no samples to summarise"
+        }
+    }
+}
