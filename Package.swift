@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles", "Models"], swiftSettings: common),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers", "TestSupport"], swiftSettings: common),
         .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco", "TestSupport"], swiftSettings: common),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], swiftSettings: common),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "AutoDeco"], swiftSettings: common),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Kernels", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )

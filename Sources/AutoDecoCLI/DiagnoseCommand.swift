@@ -42,7 +42,7 @@ struct DiagnoseCommand: ParsableCommand {
             bar.update(done)
         }
         bar.finish()
-        Console.out(Self.table(report, data: data))
+        Console.out("Inverse-temperature decomposition over the supervised tokens of \(data)\n\n" + report.markdown)
         let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let text = try e.encode(report)
@@ -55,21 +55,5 @@ struct DiagnoseCommand: ParsableCommand {
             try AtomicWrite.write(lines.reduce(into: Data()) { $0.append($1) }, to: tokensOut)
         }
         if json { Console.out(String(decoding: text, as: UTF8.self) + "\n") }
-    }
-
-    static func table(_ r: TemperatureDecomposition.Report, data: String) -> String {
-        var s = String(format: "Inverse-temperature decomposition over %d supervised tokens of %@ (mean beta %.4f, T = 1/mean beta %.4f)\n\n",
-                       r.overall.tokens, data, r.meanBeta, r.meanTemperature)
-        s += "| tokens | base entropy (nats) | alignment E[g·δ] | penalty E[½vδ²] | efficiency | oracle gain | mean gain (exact) | mean gain (quadratic) | penalty dominates |\n"
-        s += "|---|---|---|---|---|---|---|---|---|\n"
-        func row(_ label: String, _ x: TemperatureDecomposition.Summary) -> String {
-            String(format: "| %d | %@ | %.5f | %.5f | %.3f | %.4f | %.5f | %.5f | %.1f%% |\n", x.tokens, label, x.alignment, x.curvaturePenalty,
-                   x.efficiency, x.oracleGain, x.meanActualGain, x.meanApproximateGain, 100 * x.penaltyDominatesShare)
-        }
-        s += row("all", r.overall)
-        for b in r.byEntropy where b.summary.tokens > 0 {
-            s += row(b.upper.isFinite ? String(format: "[%.1f, %.1f)", b.lower, b.upper) : String(format: ">= %.1f", b.lower), b.summary)
-        }
-        return s
     }
 }

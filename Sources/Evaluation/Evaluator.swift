@@ -42,6 +42,13 @@ public struct EvaluationSample: Sendable, Equatable {
     public var answer: String?
     public var correct: Bool
 
+    public init(problemIndex: Int, problemID: String, seed: UInt64, sample: Int, text: String, tokenCount: Int, finishReason: StopReason,
+                temperatures: [Float]?, topPs: [Float]?, answer: String?, correct: Bool) {
+        self.problemIndex = problemIndex; self.problemID = problemID; self.seed = seed; self.sample = sample; self.text = text
+        self.tokenCount = tokenCount; self.finishReason = finishReason; self.temperatures = temperatures; self.topPs = topPs
+        self.answer = answer; self.correct = correct
+    }
+
     public var jsonObject: [String: Any] {
         var o: [String: Any] = ["id": problemID, "seed": NSNumber(value: seed), "sample": sample, "text": text, "n_tokens": tokenCount,
                                 "finish_reason": finishReason.rawValue, "answer": answer ?? NSNull(), "correct": correct]

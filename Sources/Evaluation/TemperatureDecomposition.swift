@@ -20,6 +20,11 @@ public enum TemperatureDecomposition {
         public var approximateGain: Double
         /// Entropy of the base distribution softmax(z) (T = 1), in nats: the bins of the report.
         public var entropy: Double
+
+        public init(g: Double, v: Double, delta: Double, actualGain: Double, approximateGain: Double, entropy: Double) {
+            self.g = g; self.v = v; self.delta = delta; self.actualGain = actualGain; self.approximateGain = approximateGain
+            self.entropy = entropy
+        }
     }
 
     /// l(beta) = beta z_y - logsumexp(beta z).
@@ -126,5 +131,23 @@ public enum TemperatureDecomposition {
             Report.Bin(lower: b.lower, upper: b.upper, summary: Summary(tokens.filter { $0.entropy >= b.lower && $0.entropy < b.upper }))
         }
         return (Report(meanBeta: meanBeta, meanTemperature: 1 / meanBeta, overall: Summary(tokens), byEntropy: bins), tokens)
+    }
+}
+
+extension TemperatureDecomposition.Report {
+    /// The report as a Markdown table: all tokens, then one row per non-empty entropy bin.
+    public var markdown: String {
+        var s = String(format: "%d tokens; mean beta %.4f (T = 1/mean beta = %.4f).\n\n", overall.tokens, meanBeta, meanTemperature)
+        s += "| base entropy (nats) | tokens | alignment E[g·δ] | penalty E[½vδ²] | efficiency | oracle gain | mean gain (exact) | mean gain (quadratic) | penalty dominates |\n"
+        s += "|---|---|---|---|---|---|---|---|---|\n"
+        func row(_ label: String, _ x: TemperatureDecomposition.Summary) -> String {
+            String(format: "| %@ | %d | %.5f | %.5f | %.3f | %.4f | %.5f | %.5f | %.1f%% |\n", label, x.tokens, x.alignment, x.curvaturePenalty,
+                   x.efficiency, x.oracleGain, x.meanActualGain, x.meanApproximateGain, 100 * x.penaltyDominatesShare)
+        }
+        s += row("all", overall)
+        for b in byEntropy where b.summary.tokens > 0 {
+            s += row(b.upper.isFinite ? String(format: "[%.1f, %.1f)", b.lower, b.upper) : String(format: ">= %.1f", b.lower), b.summary)
+        }
+        return s
     }
 }

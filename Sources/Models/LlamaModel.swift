@@ -192,6 +192,7 @@ public final class LlamaModel: @unchecked Sendable {
     public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
         let n = hidden.count / config.hidden
         guard n > 0 else { return [] }
+        ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
         var out = [Float](repeating: 0, count: n * config.vocab)
         hidden.withUnsafeBufferPointer { h in
             out.withUnsafeMutableBufferPointer { l in

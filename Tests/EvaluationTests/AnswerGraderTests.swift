@@ -29,6 +29,10 @@ struct AnswerGraderTests {
         ("The answer is (C).", "C", "C", true),                                         // multiple choice
         ("\\boxed{B}", "B", "B", true),
         ("\\boxed{(D)}", "C", "D", false),
+        ("$\\boxed{8}$ apples", "8", "8", true),                                        // box inside math mode
+        ("\\boxed{1/2}", "\\frac{1}{2}", "1/2", true),                                   // a/b against \frac
+        ("\\boxed{\\text{(A) } 5}", "5", "\\text{(A) } 5", false),                       // not a number after normalising
+        ("so 3 + 4 = \\boxed{7}\n\nCheck: 7 - 4 = 3", "7", "7", true),                    // box beats a later number
     ]
 
     @Test func tableOfTrickyAnswers() {

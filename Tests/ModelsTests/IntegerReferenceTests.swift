@@ -101,4 +101,23 @@ import Models
         }
         #expect(worst == 0, "max logit difference \(worst)")
     }
+
+    /// The LM head alone on many hidden states (training, meanshift, diagnose) gives the forward
+    /// pass's logits, on a fresh workspace that has never seen that many rows (it once overran the
+    /// integer activation buffer there).
+    @Test func logitsOfManyHiddenStatesMatchTheForwardPass() throws {
+        let ids: [Int32] = (0..<30).map { Int32(100 + 37 * $0) }
+        let out = try model.forward(ids, context: model.makeContext(capacity: ids.count), logits: .all)
+        let V = model.config.vocab, copies = 10
+        let hidden = Array((0..<copies).map { _ in out.hidden }.joined())
+        let logits = model.logits(hidden: hidden, workspace: model.makeWorkspace())
+        #expect(logits.count == copies * ids.count * V)
+        for c in [0, copies - 1] {
+            for t in 0..<ids.count {
+                let row = (c * ids.count + t) * V
+                let maxDiff = (0..<V).reduce(Float(0)) { max($0, abs(logits[row + $1] - out.logits[t * V + $1])) }
+                #expect(maxDiff <= 1e-4, "copy \(c), position \(t): max |logit difference| \(maxDiff)")
+            }
+        }
+    }
 }

@@ -1,0 +1,70 @@
+import AutoDeco
+import Foundation
+
+/// The paper's Table 3 at our scale: compute, latency and memory per generated token with and
+/// without the heads, at several prompt lengths.
+struct EfficiencyBenchmark {
+    struct Row {
+        var promptLength: Int
+        var withHeads: Bool
+        var flopsPerToken: Double
+        var millisecondsPerToken: Double
+        var kvCacheMB: Double
+        var headsMB: Double
+        var residentMB: Double
+    }
+
+    let model: LoadedModel
+    let heads: AutoDecoHeads
+    let generated = 64
+
+    /// FLOPs of one decoded token at context length `ctx`: the weight products, attention
+    /// (q.k and p.v over the cache) and, with heads, their two MLPs and the features' passes
+    /// over the vocabulary (about 8 per logit: exp, sums, the variance and entropy terms).
+    func flops(context ctx: Int, withHeads: Bool) -> Double {
+        let c = model.model.config
+        var f = 2 * Double(c.weightMACsPerToken) + 4 * Double(c.layers) * Double(c.qDim) * Double(ctx)
+        if withHeads { f += Double(2 * heads.parameterCount + 8 * c.vocab) }
+        return f
+    }
+
+    func run(promptLengths: [Int]) throws -> [Row] {
+        let c = model.model.config
+        var rows = [Row]()
+        var g = SeededGenerator(seed: 7)
+        for length in promptLengths {
+            // Random ordinary tokens: the cost does not depend on what the prompt says.
+            let prompt = (0..<length).map { _ in Int32(Int.random(in: 1000..<min(c.vocab, 40000), using: &g)) }
+            for withHeads in [false, true] {
+                let controller: any DecodingController = withHeads ? AutoDecoController(heads: heads, pool: model.model.pool) : StaticController()
+                let generator = Generator(model: model, contextSize: length + generated + 1, controller: controller)
+                let params = GenerateParameters(maxTokens: generated, sampling: .unfiltered(seed: 1), stopOnEndOfGeneration: false)
+                let s = try generator.run(prompt: prompt, parameters: params) { _ in }
+                let kv = Double(2 * c.layers * c.kvDim * (length + generated) * 4) / 1e6
+                rows.append(Row(promptLength: length, withHeads: withHeads,
+                                flopsPerToken: flops(context: length + generated / 2, withHeads: withHeads),
+                                millisecondsPerToken: 1000 * s.generationSeconds / Double(max(s.generatedTokens - 1, 1)),
+                                kvCacheMB: kv, headsMB: withHeads ? Double(heads.parameterCount * 4) / 1e6 : 0,
+                                residentMB: Self.residentMB()))
+            }
+        }
+        return rows
+    }
+
+    /// The process's resident memory now (VmRSS), in MB.
+    static func residentMB() -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kb / 1000
+    }
+
+    static func markdown(_ rows: [Row]) -> String {
+        var s = "| prompt tokens | heads | GFLOPs / token | ms / token | KV cache (MB) | heads (MB) | process RSS (MB) |\n|---|---|---|---|---|---|---|\n"
+        for r in rows {
+            s += String(format: "| %d | %@ | %.4f | %.2f | %.1f | %.2f | %.0f |\n", r.promptLength, r.withHeads ? "yes" : "no",
+                        r.flopsPerToken / 1e9, r.millisecondsPerToken, r.kvCacheMB, r.headsMB, r.residentMB)
+        }
+        return s
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import AutoDeco
+import Evaluation
+
+/// The protocol end to end on the default model: seeds reproduce, answers do not depend on what
+/// else was in the batch, per-token values are recorded.
+@Suite(.serialized) struct EvaluatorTests {
+    static let model = Result<LoadedModel, Error> { try LoadedModel.load(path: DefaultModel.ensure(log: { _ in }), threads: 2) }
+    static let problems = [Problem(id: "a", problem: "Calculate 3 + 4.", gold: "7"),
+                           Problem(id: "b", problem: "Calculate 8 - 5.", gold: "3"),
+                           Problem(id: "c", problem: "State the final answer: 6 + 2 =", gold: "8")]
+
+    static func run(_ method: EvaluationMethod, problems: [Problem] = problems, parallel: Int = 6, firstSeed: UInt64 = 0,
+                    heads: AutoDecoHeads? = nil) throws -> [EvaluationSample] {
+        let settings = EvaluationSettings(method: method, seeds: 2, samplesPerSeed: 2, firstSeed: firstSeed, maxTokens: 24, parallel: parallel)
+        return try Evaluator(model: try model.get(), heads: heads, settings: settings).run(problems: problems).samples
+    }
+
+    @Test func sameSeedsSameAnswersWhateverTheBatch() throws {
+        let method = EvaluationMethod.staticSampling(temperature: 1, topP: 1)
+        let a = try Self.run(method)
+        #expect(a.count == 3 * 2 * 2)
+        #expect(a == (try Self.run(method)))
+        // One problem alone, one sequence at a time: the same answers as inside the full batch.
+        let alone = try Self.run(method, problems: [Self.problems[1]], parallel: 1)
+        #expect(alone.map(\.text) == a.filter { $0.problemID == "b" }.map(\.text))
+        // Other seeds, other answers (12 answers at T = 1 all equal by chance is out of the question).
+        let other = try Self.run(method, firstSeed: 100)
+        #expect(other.map(\.text) != a.map(\.text))
+        for s in a {
+            #expect(s.tokenCount <= 24 && (s.finishReason == .stop || s.tokenCount == 24))
+            #expect(s.correct == AnswerGrader.grade(s.text, gold: Self.problems[s.problemIndex].gold, truncated: s.finishReason != .stop).correct)
+        }
+    }
+
+    @Test func greedyIsDecodedOncePerProblem() throws {
+        let g = try Self.run(.greedy)
+        #expect(g.count == 3 && g.allSatisfy { $0.seed == 0 && $0.sample == 0 && $0.temperatures == nil })
+    }
+
+    @Test func headsRecordTheirPerTokenValues() throws {
+        let lm = try Self.model.get()
+        let heads = AutoDecoHeads(hiddenSize: lm.model.config.hidden, seed: 3)
+        let s = try Self.run(.autodeco(temperatureHead: true, topPHead: true), problems: [Self.problems[0]], heads: heads)
+        for x in s {
+            #expect(x.temperatures?.count == x.tokenCount && x.topPs?.count == x.tokenCount)
+            #expect(x.temperatures!.allSatisfy { $0 > 0 && $0 < 2 } && x.topPs!.allSatisfy { $0 > 0 && $0 <= 1 })
+        }
+        #expect(throws: EvaluationError.self) { try Self.run(.autodeco(temperatureHead: true, topPHead: true)) }
+    }
+}
