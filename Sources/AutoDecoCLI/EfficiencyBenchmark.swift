@@ -11,7 +11,8 @@ struct EfficiencyBenchmark {
         var millisecondsPerToken: Double
         var kvCacheMB: Double
         var headsMB: Double
-        var residentMB: Double
+        /// Peak resident memory of the process during this run (reset before it).
+        var peakResidentMB: Double
     }
 
     let model: LoadedModel
@@ -37,6 +38,7 @@ struct EfficiencyBenchmark {
             let prompt = (0..<length).map { _ in Int32(Int.random(in: 1000..<min(c.vocab, 40000), using: &g)) }
             for withHeads in [false, true] {
                 let controller: any DecodingController = withHeads ? AutoDecoController(heads: heads, pool: model.model.pool) : StaticController()
+                Self.resetPeakResident()
                 let generator = Generator(model: model, contextSize: length + generated + 1, controller: controller)
                 let params = GenerateParameters(maxTokens: generated, sampling: .unfiltered(seed: 1), stopOnEndOfGeneration: false)
                 let s = try generator.run(prompt: prompt, parameters: params) { _ in }
@@ -45,25 +47,31 @@ struct EfficiencyBenchmark {
                                 flopsPerToken: flops(context: length + generated / 2, withHeads: withHeads),
                                 millisecondsPerToken: 1000 * s.generationSeconds / Double(max(s.generatedTokens - 1, 1)),
                                 kvCacheMB: kv, headsMB: withHeads ? Double(heads.parameterCount * 4) / 1e6 : 0,
-                                residentMB: Self.residentMB()))
+                                peakResidentMB: Self.peakResidentMB()))
             }
         }
         return rows
     }
 
-    /// The process's resident memory now (VmRSS), in MB.
-    static func residentMB() -> Double {
+    /// Linux resets the peak resident set size (VmHWM) to the current one when "5" is written to
+    /// clear_refs, so each run's peak is its own (where that is refused, the peak is cumulative).
+    static func resetPeakResident() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// The process's peak resident memory since the last reset (VmHWM), in MB.
+    static func peakResidentMB() -> Double {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
         return kb / 1000
     }
 
     static func markdown(_ rows: [Row]) -> String {
-        var s = "| prompt tokens | heads | GFLOPs / token | ms / token | KV cache (MB) | heads (MB) | process RSS (MB) |\n|---|---|---|---|---|---|---|\n"
+        var s = "| prompt tokens | heads | GFLOPs / token | ms / token | KV cache (MB) | heads (MB) | peak RSS (MB) |\n|---|---|---|---|---|---|---|\n"
         for r in rows {
             s += String(format: "| %d | %@ | %.4f | %.2f | %.1f | %.2f | %.0f |\n", r.promptLength, r.withHeads ? "yes" : "no",
-                        r.flopsPerToken / 1e9, r.millisecondsPerToken, r.kvCacheMB, r.headsMB, r.residentMB)
+                        r.flopsPerToken / 1e9, r.millisecondsPerToken, r.kvCacheMB, r.headsMB, r.peakResidentMB)
         }
         return s
     }

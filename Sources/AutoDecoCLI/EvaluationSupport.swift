@@ -66,26 +66,61 @@ struct EvaluationContext {
             return old
         }
         let evaluator = Evaluator(model: model, heads: settings.method.usesHeads ? heads : nil, settings: settings)
+        // Answers are appended to samples.partial.jsonl as they come, under a stamp of the settings,
+        // so a killed run resumes; samples.jsonl and the summary are written atomically at the end.
+        let dir = out.map { URL(fileURLWithPath: $0) }
+        let partialPath = dir?.appendingPathComponent("samples.partial.jsonl").path
+        var done = [EvaluationSample]()
+        var partial: FileHandle?
+        if let dir, let partialPath {
+            let stamp = try JSONSerialization.data(withJSONObject: [
+                "method": settings.method.description, "dataset": dataset, "problems": problems.map(\.id), "seeds": settings.effectiveSeeds,
+                "samples": settings.effectiveSamples, "first_seed": NSNumber(value: settings.firstSeed), "max_tokens": settings.maxTokens,
+                "instruction": settings.instruction, "model": model.name, "heads": heads == nil ? "" : headsDirectory ?? "",
+            ] as [String: Any], options: [.sortedKeys])
+            let stampPath = dir.appendingPathComponent("run.json").path
+            let fm = FileManager.default
+            if fm.fileExists(atPath: partialPath) {
+                guard fm.contents(atPath: stampPath) == stamp else { throw EvaluationCLIError.otherRunInProgress(dir.path) }
+                done = Self.readPartial(partialPath)
+                Console.info("resuming \(settings.method) on \(dataset): \(done.count) answers already in \(partialPath)")
+            } else {
+                try AtomicWrite.write(stamp, to: stampPath)
+                try AtomicWrite.write(Data(), to: partialPath)
+            }
+            partial = try FileHandle(forWritingTo: URL(fileURLWithPath: partialPath))
+            try partial?.seekToEnd()
+        }
+        defer { try? partial?.close() }
         let bar = ProgressBar(total: problems.count * settings.effectiveSeeds * settings.effectiveSamples,
-                              label: "\(settings.method) on \(dataset)")
-        var correct = 0
-        let output = try evaluator.run(problems: problems) { p in
+                              label: "\(settings.method) on \(dataset)", alreadyDone: done.count)
+        let output = try evaluator.run(problems: problems, done: done, onSample: { partial?.write(JSONLines.encode($0.jsonObject)) }) { p in
             bar.update(p.samplesDone, String(format: "%.0f tokens/s", p.tokensPerSecond))
         }
-        correct = output.samples.filter(\.correct).count
+        let correct = output.samples.filter(\.correct).count
         bar.update(output.samples.count, String(format: "%d correct, %.0f tokens/s", correct, output.statistics.generatedTokensPerSecond), force: true)
         bar.finish()
         let summary = EvaluationSummary(samples: output.samples, settings: settings, problems: problems.count, dataset: dataset,
                                         model: model.name, heads: settings.method.usesHeads ? headsDirectory : nil,
-                                        generatedTokens: output.statistics.generatedTokens, seconds: output.statistics.seconds)
-        if let out {
-            let dir = URL(fileURLWithPath: out)
+                                        sessionTokens: output.statistics.generatedTokens, seconds: output.statistics.seconds)
+        if let dir, let summaryPath, let partialPath {
             try AtomicWrite.write(output.samples.map { JSONLines.encode($0.jsonObject) }.reduce(into: Data()) { $0.append($1) },
                                   to: dir.appendingPathComponent("samples.jsonl").path)
-            try AtomicWrite.write(try summary.jsonData(), to: summaryPath!)
+            try AtomicWrite.write(try summary.jsonData(), to: summaryPath)
             try AtomicWrite.write(Data(summary.markdown.utf8), to: dir.appendingPathComponent("summary.md").path)
+            try? FileManager.default.removeItem(atPath: partialPath)
         }
         return summary
+    }
+}
+
+extension EvaluationContext {
+    /// The answers of an interrupted run; a line cut by the kill (the last) is dropped and redone.
+    static func readPartial(_ path: String) -> [EvaluationSample] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            ((try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]).flatMap(EvaluationSample.init(jsonObject:))
+        }
     }
 }
 
@@ -105,5 +140,12 @@ func datasetName(_ path: String) -> String {
 
 enum EvaluationCLIError: Error, CustomStringConvertible {
     case badLimit
-    var description: String { "--limit must be at least 1" }
+    case otherRunInProgress(String)
+    var description: String {
+        switch self {
+        case .badLimit: return "--limit must be at least 1"
+        case .otherRunInProgress(let d):
+            return "\(d) holds an unfinished evaluation with other settings (run.json, samples.partial.jsonl): rerun it with the same settings to resume, or delete them"
+        }
+    }
 }

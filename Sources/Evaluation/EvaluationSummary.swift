@@ -42,8 +42,10 @@ public struct EvaluationSummary: Sendable, Codable, Equatable {
         case generatedTokens = "generated_tokens", tokensPerSecond = "tokens_per_second"
     }
 
+    /// `sessionTokens` and `seconds`: what this process generated and how long it took (a resumed
+    /// run's earlier answers count in the scores, not in tokens/s).
     public init(samples: [EvaluationSample], settings: EvaluationSettings, problems: Int, dataset: String, model: String,
-                heads: String?, generatedTokens: Int, seconds: Double) {
+                heads: String?, sessionTokens: Int, seconds: Double) {
         method = settings.method.description
         self.dataset = dataset; self.model = model; self.heads = heads; self.problems = problems
         let seedValues = Array(Set(samples.map(\.seed))).sorted()
@@ -82,9 +84,9 @@ public struct EvaluationSummary: Sendable, Codable, Equatable {
         }
         meanTemperature = mean(samples.compactMap(\.temperatures))
         meanTopP = mean(samples.compactMap(\.topPs))
-        self.generatedTokens = generatedTokens
+        generatedTokens = samples.reduce(0) { $0 + $1.tokenCount }
         self.seconds = seconds
-        tokensPerSecond = seconds > 0 ? Double(generatedTokens) / seconds : 0
+        tokensPerSecond = seconds > 0 ? Double(sessionTokens) / seconds : 0
     }
 
     /// The mean over problems of `score(answers of that problem)`.

@@ -49,6 +49,17 @@ public struct EvaluationSample: Sendable, Equatable {
         self.answer = answer; self.correct = correct
     }
 
+    /// A line of samples.jsonl back (problemIndex is left 0: the caller maps ids to problems).
+    public init?(jsonObject o: [String: Any]) {
+        guard let id = o["id"] as? String, let seed = (o["seed"] as? NSNumber)?.uint64Value, let sample = o["sample"] as? Int,
+              let text = o["text"] as? String, let n = o["n_tokens"] as? Int,
+              let reason = (o["finish_reason"] as? String).flatMap(StopReason.init(rawValue:)), let correct = o["correct"] as? Bool
+        else { return nil }
+        self.init(problemIndex: 0, problemID: id, seed: seed, sample: sample, text: text, tokenCount: n, finishReason: reason,
+                  temperatures: (o["temperatures"] as? [NSNumber])?.map(\.floatValue), topPs: (o["top_ps"] as? [NSNumber])?.map(\.floatValue),
+                  answer: o["answer"] as? String, correct: correct)
+    }
+
     public var jsonObject: [String: Any] {
         var o: [String: Any] = ["id": problemID, "seed": NSNumber(value: seed), "sample": sample, "text": text, "n_tokens": tokenCount,
                                 "finish_reason": finishReason.rawValue, "answer": answer ?? NSNull(), "correct": correct]
@@ -98,7 +109,10 @@ public final class Evaluator {
         return try model.renderChat([ChatMessage(role: "user", content: content)])
     }
 
-    public func run(problems: [Problem], progress: (Progress) -> Void = { _ in }) throws -> Output {
+    /// Answers every (problem, seed, sample) not in `done` (answers of an interrupted run, kept
+    /// as they are); `onSample` sees each new answer as it is graded (to save it), `progress` the counts.
+    public func run(problems: [Problem], done: [EvaluationSample] = [], onSample: (EvaluationSample) throws -> Void = { _ in },
+                    progress: (Progress) -> Void = { _ in }) throws -> Output {
         if settings.method.usesHeads && heads == nil { throw EvaluationError.headsRequired(settings.method.description) }
         if case .meanShift(nil, _) = settings.method { throw EvaluationError.meanShiftUnresolved }
         let seeds = settings.effectiveSeeds, perSeed = settings.effectiveSamples
@@ -110,11 +124,21 @@ public final class Evaluator {
         switch settings.method { case .autodeco, .entropyTemperature: recordsValues = true; default: recordsValues = false }
 
         var samples = [EvaluationSample?](repeating: nil, count: problems.count * perProblem)
+        let indexOfProblem = Dictionary(problems.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for d in done {
+            guard let i = indexOfProblem[d.problemID], d.seed >= settings.firstSeed, d.seed < settings.firstSeed + UInt64(seeds),
+                  d.sample < perSeed else { continue }
+            var kept = d
+            kept.problemIndex = i
+            samples[i * perProblem + Int(d.seed - settings.firstSeed) * perSeed + d.sample] = kept
+        }
         var state = Progress(samplesTotal: samples.count)
+        state.samplesDone = samples.filter { $0 != nil }.count
         let start = Date()
         var nextRequest = 0
         progress(state)
         let stats = try generator.run(next: {
+            while nextRequest < samples.count && samples[nextRequest] != nil { nextRequest += 1 }
             guard nextRequest < samples.count else { return nil }
             let r = nextRequest
             nextRequest += 1
@@ -128,11 +152,13 @@ public final class Evaluator {
             let text = result.text
             let truncated = result.stopReason != .stop
             let grade = AnswerGrader.grade(text, gold: problems[i].gold, truncated: truncated)
-            samples[result.id] = EvaluationSample(
+            let sample = EvaluationSample(
                 problemIndex: i, problemID: problems[i].id, seed: settings.firstSeed + UInt64(within / perSeed), sample: within % perSeed,
                 text: text, tokenCount: result.tokens.count, finishReason: truncated ? .length : .stop,
                 temperatures: recordsValues ? result.tokens.map(\.temperature) : nil,
                 topPs: recordsValues ? result.tokens.map(\.topP) : nil, answer: grade.answer, correct: grade.correct)
+            samples[result.id] = sample
+            try onSample(sample)
             state.samplesDone += 1; state.tokens += result.tokens.count
             state.seconds = Date().timeIntervalSince(start)
             progress(state)

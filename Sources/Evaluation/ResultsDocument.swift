@@ -97,7 +97,7 @@ public struct ResultsDocument {
         if let efficiency {
             s += "## Table 3: efficiency\n\nOne sequence, \(64) tokens generated after a prompt of the given length (unfiltered sampling without heads; "
             s += "heads with full-vocabulary top-p with them). FLOPs counted from the model's shapes at the mean context length "
-            s += "(weights, attention; heads: their two MLPs and about 8 FLOPs per vocabulary entry for the features); RSS of the whole process.\n\n"
+            s += "(weights, attention; heads: their two MLPs and about 8 FLOPs per vocabulary entry for the features); peak resident memory of the whole process during each run (model mapped, KV cache, buffers).\n\n"
             s += efficiency
         }
         return s

@@ -19,7 +19,7 @@ struct EvaluationSummaryTests {
         ]
         let settings = EvaluationSettings(method: .staticSampling(temperature: 1, topP: 1), seeds: 2, samplesPerSeed: 2, firstSeed: 5, maxTokens: 256)
         let s = EvaluationSummary(samples: samples, settings: settings, problems: 2, dataset: "d", model: "m", heads: nil,
-                                  generatedTokens: 432, seconds: 2)
+                                  sessionTokens: 432, seconds: 2)
         // Seed 5: problem 0 1/2, problem 1 0/2 -> 0.25. Seed 6: 2/2 and 1/2 -> 0.75.
         #expect(s.passAt1PerSeed == [0.25, 0.75])
         #expect(s.passAt1.mean == 0.5 && s.passAt1.std == 0.25)
@@ -31,7 +31,7 @@ struct EvaluationSummaryTests {
         #expect(s.lengths.truncatedShare == 1.0 / 8)
         #expect(s.lengths.max == 256 && s.lengths.median == 25)
         #expect(s.lengths.histogram.reduce(0, +) == 8 && s.lengths.histogram.last == 1)
-        #expect(s.tokensPerSecond == 216)
+        #expect(s.tokensPerSecond == 216 && s.generatedTokens == 432)
         // summary.json round trip.
         let back = try JSONDecoder().decode(EvaluationSummary.self, from: try s.jsonData())
         #expect(back == s)

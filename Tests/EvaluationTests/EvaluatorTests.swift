@@ -34,6 +34,22 @@ import Evaluation
         }
     }
 
+    /// An interrupted run resumed from the answers it saved (as samples.partial.jsonl lines) ends
+    /// with exactly the answers of an uninterrupted run, and decodes only the missing ones.
+    @Test func resumedRunEqualsUninterruptedRun() throws {
+        let settings = EvaluationSettings(method: .staticSampling(temperature: 1, topP: 1), seeds: 2, samplesPerSeed: 2, maxTokens: 24, parallel: 6)
+        let evaluator = Evaluator(model: try Self.model.get(), heads: nil, settings: settings)
+        let full = try evaluator.run(problems: Self.problems).samples
+        let saved = full.enumerated().filter { $0.offset % 3 != 1 }.map(\.element).compactMap {
+            EvaluationSample(jsonObject: try! JSONSerialization.jsonObject(with: JSONLines.encode($0.jsonObject)) as! [String: Any])
+        }
+        var redone = 0
+        let resumed = try evaluator.run(problems: Self.problems, done: saved, onSample: { _ in redone += 1 }).samples
+        #expect(redone == full.count - saved.count)
+        #expect(resumed.map(\.text) == full.map(\.text) && resumed.map(\.correct) == full.map(\.correct))
+        #expect(resumed.map(\.problemIndex) == full.map(\.problemIndex))
+    }
+
     @Test func greedyIsDecodedOncePerProblem() throws {
         let g = try Self.run(.greedy)
         #expect(g.count == 3 && g.allSatisfy { $0.seed == 0 && $0.sample == 0 && $0.temperatures == nil })
