@@ -82,6 +82,10 @@ struct ReportCommand: ParsableCommand {
             let svg = plotDir.appendingPathComponent("\(name)-sweep.svg")
             try AtomicWrite.write(FileManager.default.contents(atPath: dir.appendingPathComponent("sweep/sweep.svg").path) ?? Data(), to: svg.path)
             document.add(dataset: name, rows: rows, sweepPlot: plotDir.lastPathComponent + "/" + svg.lastPathComponent)
+            // Decoding time of every evaluation behind the tables (the oracle's best point is a sweep point).
+            let all = rows.map(\.summary).filter { $0 != oracle.best } + oracle.temperature.map(\.summary) + oracle.topP.map(\.summary)
+            document.evaluations += all.count
+            document.evaluationSeconds += all.reduce(0) { $0 + $1.seconds }
         }
         if let meanShiftData, let heads = context.heads {
             let data = try context.activations(meanShiftData)
