@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Decoding
+import Kernels
 
 /// Each heuristic rule of spec §8 against its formula on small hand-made distributions, and the
 /// sampler's draws against the kept set renormalised.
@@ -40,6 +41,28 @@ struct TokenFilterTests {
         #expect(Self.kept(.typical(mass: 0.84)) == [0, 1, 2])
         #expect(Self.kept(.typical(mass: 0.9)) == [0, 1, 2, 3])
         #expect(Self.kept(.typical(mass: 1)) == [0, 1, 2, 3, 4, 5])
+    }
+
+    /// On a large vocabulary the rule sorts only tokens near the entropy; its kept set must equal a
+    /// full sort of every token by distance (peaked and flat distributions, small and large masses).
+    @Test(arguments: [(UInt64(1), Float(8), Float(0.95)), (2, 2, 0.95), (3, 0.3, 0.99), (4, 8, 0.2), (5, 20, 0.999)])
+    func typicalOnALargeVocabularyEqualsAFullSort(seed: UInt64, spread: Float, mass: Float) {
+        var g = SeededGenerator(seed: seed)
+        let l = (0..<20_000).map { _ in Float(g.nextUnit()) * spread * (g.nextUnit() < 0.01 ? 2 : 1) }
+        let m = l.max()!
+        let e = l.map { expf($0 - m) }, z = e.reduce(0, +)
+        let p = e.map { $0 / z }
+        let h = -p.reduce(0.0) { $0 + ($1 > 0 ? Double($1) * log(Double($1)) : 0) }
+        let order = p.indices.filter { p[$0] > 0 }.sorted {
+            let a = abs(-log(Double(p[$0])) - h), b = abs(-log(Double(p[$1])) - h)
+            return a < b || (a == b && $0 < $1)
+        }
+        var expected = [Int32](), cum = 0.0
+        for i in order { expected.append(Int32(i)); cum += Double(p[i]); if cum >= Double(mass) { break } }
+        let kept = p.withUnsafeBufferPointer { pb in
+            l.withUnsafeBufferPointer { TokenFilter.typical(mass: mass).kept(probabilities: pb, logits: $0, entropy: h, mu: 0) }
+        }
+        #expect(kept == expected.sorted(), "spread \(spread), mass \(mass): \(kept.count) kept, expected \(expected.count)")
     }
 
     @Test func topNSigmaKeepsLogitsWithinNStandardDeviationsOfTheMax() {

@@ -4,27 +4,27 @@ import Kernels
 extension Sampler {
     /// The heuristic-filter path: p = softmax(l / T) in full, the filter's kept set, a seeded draw
     /// over it renormalised (ids in ascending order, so the draw does not depend on sorting).
-    /// Exact rather than clever: a few passes over the vocabulary, ~0.2 ms a token (typical
-    /// sampling sorts the candidates with p > 0).
+    /// A few passes over the vocabulary; typical sampling sorts only the tokens whose
+    /// surprisal is within reach of the entropy.
     mutating func sampleFiltered(_ l: UnsafeBufferPointer<Float>, filter: TokenFilter, temperature: Float, maxLogit: Float) -> Int {
         let n = l.count
         let w = buffers.weights(n)
         let scaled = buffers.scaledLogits(n)
         let invT = 1 / temperature
-        var total = 0.0
+        // One pass: the scaled logits s_i, e_i = exp(s_i - s_max), Z = sum e_i and sum e_i (s_i - s_max),
+        // whence H = ln Z - sum e_i (s_i - s_max) / Z without a second pass of logarithms.
+        var total = 0.0, weighted = 0.0
         for i in 0..<n {
             scaled[i] = l[i] * invT
-            let e = expf((l[i] - maxLogit) * invT)
+            let x = (l[i] - maxLogit) * invT
+            let e = expf(x)
             w[i] = e; total += Double(e)
+            if e > 0 { weighted += Double(e) * Double(x) }
         }
         let invTotal = Float(1 / total)
         for i in 0..<n { w[i] *= invTotal }
         let p = UnsafeBufferPointer(start: w, count: n)
-        let entropy: Double
-        switch filter {
-        case .typical, .eta: entropy = softmaxEntropy(UnsafeBufferPointer(start: scaled, count: n))
-        default: entropy = 0
-        }
+        let entropy = log(total) - weighted / total
         if case .mirostat(let tau, _) = filter, mirostatMu == nil { mirostatMu = 2 * tau }
         let kept = filter.kept(probabilities: p, logits: UnsafeBufferPointer(start: scaled, count: n), entropy: entropy, mu: mirostatMu ?? 0)
         var mass = 0.0

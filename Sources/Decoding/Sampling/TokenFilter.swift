@@ -47,20 +47,29 @@ public enum TokenFilter: Sendable, Equatable {
             let cut = min(Double(e), Double(e).squareRoot() * exp(-entropy))
             return threshold { Double(p[$0]) > cut }
         case .mirostat:
-            return threshold { p[$0] > 0 && -log2(Double(p[$0])) <= Double(mu) }
+            // -log2 p <= mu  <=>  p >= 2^-mu: a comparison per token instead of a logarithm.
+            let floor = Float(exp2(-Double(mu)))
+            return threshold { p[$0] > 0 && p[$0] >= floor }
         case .typical(let mass):
-            // Only tokens with p > 0 can be kept; order by distance of the surprise from H.
-            var order = [(distance: Double, id: Int32)]()
-            order.reserveCapacity(n)
-            for i in 0..<n where p[i] > 0 { order.append((abs(-log(Double(p[i])) - entropy), Int32(i))) }
-            order.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id) }
-            var cum = 0.0
-            var out = [Int32]()
-            for (_, id) in order {
-                out.append(id); cum += Double(p[Int(id)])
-                if cum >= Double(mass) { break }
+            // Tokens in order of |-ln p - H| until their mass reaches `mass`. Only tokens with
+            // surprisal below H + reach are sorted; the result is exact once the last token taken is
+            // nearer to H than `reach` (every token left out is farther), else the reach doubles.
+            var reach = 4.0
+            while true {
+                let floor = Float(exp(-(entropy + reach)))
+                var order = [(distance: Double, id: Int32)]()
+                for i in 0..<n where p[i] > 0 && p[i] >= floor { order.append((abs(-log(Double(p[i])) - entropy), Int32(i))) }
+                order.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id) }
+                var cum = 0.0
+                var out = [Int32]()
+                var last = 0.0
+                for (d, id) in order {
+                    out.append(id); cum += Double(p[Int(id)]); last = d
+                    if cum >= Double(mass) { break }
+                }
+                if (cum >= Double(mass) && last < reach) || floor == 0 || order.count == n { return out.sorted() }
+                reach *= 2
             }
-            return out.sorted()
         }
     }
 
