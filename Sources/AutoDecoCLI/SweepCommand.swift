@@ -28,7 +28,7 @@ struct SweepRun {
         let pStage = try OracleSweep.topPStage(bestTemperature: bestT).enumerated().map { i, m in
             (OracleSweep.grid[i], try evaluate(m, String(format: "P-%.1f-at-T-%.1f", OracleSweep.grid[i], bestT)))
         }
-        let bestP = OracleSweep.best(pStage.map { ($0.0, $0.1.passAt1.mean) })!.value
+        let bestP = OracleSweep.best(pStage.map { ($0.0, $0.1.passAt1.mean) }, preferHigher: true)!.value
         let best = pStage.first { $0.0 == bestP }!.1
         return Result(temperature: tStage, topP: pStage, best: best, bestTemperature: bestT, bestTopP: bestP)
     }

@@ -12,9 +12,14 @@ public enum OracleSweep {
     /// The second stage's settings, at the first stage's best temperature.
     public static func topPStage(bestTemperature t: Float) -> [EvaluationMethod] { grid.map { .staticSampling(temperature: t, topP: $0) } }
 
-    /// The best of a stage by mean pass@1 (ties: the first, i.e. the lower value).
-    public static func best(_ points: [(value: Float, score: Double)]) -> (value: Float, score: Double)? {
-        points.reduce(nil) { best, p in best == nil || p.score > best!.score ? p : best }
+    /// The best of a stage by mean pass@1. Ties go to the lower value (`preferHigher` false: the
+    /// temperature stage) or to the higher one (the top-p stage: among equals, the least truncation;
+    /// at T = 0 every P ties and P = 1 is reported).
+    public static func best(_ points: [(value: Float, score: Double)], preferHigher: Bool = false) -> (value: Float, score: Double)? {
+        points.reduce(nil) { best, p in
+            guard let best else { return p }
+            return p.score > best.score || (preferHigher && p.score == best.score) ? p : best
+        }
     }
 }
 

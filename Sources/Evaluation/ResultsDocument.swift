@@ -100,9 +100,12 @@ public struct ResultsDocument {
             }
         }
         if let efficiency {
-            s += "## Table 3: efficiency\n\nOne sequence, \(64) tokens generated after a prompt of the given length (unfiltered sampling without heads; "
-            s += "heads with full-vocabulary top-p with them). FLOPs counted from the model's shapes at the mean context length "
-            s += "(weights, attention; heads: their two MLPs and about 8 FLOPs per vocabulary entry for the features); peak resident memory of the whole process during each run (model mapped, KV cache, buffers).\n\n"
+            s += "## Table 3: efficiency\n\nOne sequence, 64 tokens generated after a prompt of the given length (the prompt computed once and "
+            s += "reused from the KV cache), three runs without and with heads alternately, median time per token; without heads unfiltered "
+            s += "sampling, with heads their T and full-vocabulary top-p. FLOPs counted from the model's shapes at the mean context length "
+            s += "(weights, attention; heads: their two MLPs and about 8 FLOPs per vocabulary entry for the features). Memory: the KV cache "
+            s += "(float32) and the heads' parameters as allocated; \"peak memory added\" is how far the process's resident memory rose during a "
+            s += "run above where it stood before it (the model's 98 MB mapping and the cache are already resident then).\n\n"
             s += efficiency
         }
         return s

@@ -36,4 +36,12 @@ struct EvaluationSummaryTests {
         let back = try JSONDecoder().decode(EvaluationSummary.self, from: try s.jsonData())
         #expect(back == s)
     }
+
+    @Test func oracleTiesGoToTheLowerTemperatureAndTheHigherTopP() {
+        let points: [(value: Float, score: Double)] = [(0, 0.5), (0.1, 0.7), (0.2, 0.7), (0.3, 0.6)]
+        #expect(OracleSweep.best(points)?.value == 0.1)
+        #expect(OracleSweep.best(points, preferHigher: true)?.value == 0.2)
+        #expect(OracleSweep.grid.count == 11 && OracleSweep.grid.first == 0 && OracleSweep.grid.last == 1)
+        #expect(OracleSweep.topPStage(bestTemperature: 0.3).first == .staticSampling(temperature: 0.3, topP: 0))
+    }
 }
