@@ -24,8 +24,8 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var headsOption: EvalHeadsOption
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Problem files (default: the test splits of the two one-digit arithmetic tasks in ../shared/data, held out from the shipped heads' training; add ../shared/data/arithmetic/chain-sum-3t1-2d.test.jsonl for the harder task).")
-    var datasets: [String] = ["add-2t1d", "chain-sum-2t1d"].map { "../shared/data/arithmetic/\($0).test.jsonl" }
+    @Option(name: .long, parsing: .upToNextOption, help: "Problem files (default: the three arithmetic test splits in ../shared/data, held out from the shipped heads' training; with --limit, the first N problems of each).")
+    var datasets: [String] = ["add-2t1d", "chain-sum-2t1d", "chain-sum-3t1-2d"].map { "../shared/data/arithmetic/\($0).test.jsonl" }
 
     @Option(name: .long, parsing: .upToNextOption, help: "Heuristic samplers (method strings of `autodeco eval`).")
     var heuristics: [String] = ReportCommand.defaultHeuristics
