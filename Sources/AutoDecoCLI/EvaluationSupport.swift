@@ -72,7 +72,11 @@ struct EvaluationContext {
         let partialPath = dir?.appendingPathComponent("samples.partial.jsonl").path
         var done = [EvaluationSample]()
         var partial: FileHandle?
+        var lock: DirectoryLock?
+        defer { _ = lock }  // held until the files are final
         if let dir, let partialPath {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            lock = try DirectoryLock(dir.path)
             let stamp = try JSONSerialization.data(withJSONObject: [
                 "method": settings.method.description, "dataset": dataset, "problems": problems.map(\.id), "seeds": settings.effectiveSeeds,
                 "samples": settings.effectiveSamples, "first_seed": NSNumber(value: settings.firstSeed), "max_tokens": settings.maxTokens,
