@@ -55,14 +55,14 @@ struct EvaluationContext {
     }
 
     /// Runs one evaluation and writes samples.jsonl, summary.json and summary.md into `out`.
-    /// With `reuse`, an existing summary.json of the same settings is read instead.
-    func evaluate(problems: [Problem], dataset: String, settings: EvaluationSettings, out: String?, reuse: Bool = false,
-                  quiet: Bool = false) throws -> EvaluationSummary {
+    /// With `reuse`, an existing summary.json of the same settings (model, heads, seeds too) is read instead.
+    func evaluate(problems: [Problem], dataset: String, settings: EvaluationSettings, out: String?, reuse: Bool = false) throws -> EvaluationSummary {
         let summaryPath = out.map { URL(fileURLWithPath: $0).appendingPathComponent("summary.json").path }
         if reuse, let summaryPath, let old = try? EvaluationSummary.read(summaryPath), old.method == settings.method.description,
            old.dataset == dataset, old.problems == problems.count, old.seeds.count == settings.effectiveSeeds,
-           old.samplesPerSeed == settings.effectiveSamples, old.maxTokens == settings.maxTokens, old.instruction == settings.instruction {
-            if !quiet { Console.info("\(settings.method) on \(dataset): reusing \(summaryPath)") }
+           old.seeds.first == settings.firstSeed, old.samplesPerSeed == settings.effectiveSamples, old.maxTokens == settings.maxTokens,
+           old.instruction == settings.instruction, old.model == model.name, old.heads == (settings.method.usesHeads ? headsDirectory : nil) {
+            Console.info("\(settings.method) on \(dataset): reusing \(summaryPath)")
             return old
         }
         let evaluator = Evaluator(model: model, heads: settings.method.usesHeads ? heads : nil, settings: settings)
