@@ -113,6 +113,11 @@ public enum EvaluationMethod: Sendable, Equatable, CustomStringConvertible {
 
     public var usesHeads: Bool { if case .autodeco = self { return true } else { return false } }
 
+    /// Whether T or P change from token to token (then samples.jsonl records them).
+    public var variesPerToken: Bool {
+        switch self { case .autodeco, .entropyTemperature: return true; default: return false }
+    }
+
     /// The sampling parameters of one sequence (no top-k or min-p unless the method is min-p).
     public func sampling(seed: UInt64) -> SamplingParameters {
         var s = SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: seed)

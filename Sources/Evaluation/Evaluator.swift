@@ -1,76 +1,6 @@
 import AutoDeco
 import Foundation
 
-/// The settings of one evaluation run (recorded in its summary).
-public struct EvaluationSettings: Sendable, Equatable {
-    public var method: EvaluationMethod
-    /// Seeds 0..<seeds (offset by `firstSeed`); `samplesPerSeed` answers per problem and seed.
-    public var seeds: Int
-    public var samplesPerSeed: Int
-    public var firstSeed: UInt64
-    public var maxTokens: Int
-    /// Appended to each problem after a newline, inside the user message (the paper's suffix).
-    public var instruction: String
-    /// Sequences decoded together.
-    public var parallel: Int
-
-    public static let paperInstruction = "Make sure you output the final answer within \\boxed{}."
-
-    public init(method: EvaluationMethod, seeds: Int = 8, samplesPerSeed: Int = 16, firstSeed: UInt64 = 0, maxTokens: Int = 256,
-                instruction: String = EvaluationSettings.paperInstruction, parallel: Int = 16) {
-        self.method = method; self.seeds = seeds; self.samplesPerSeed = samplesPerSeed; self.firstSeed = firstSeed
-        self.maxTokens = maxTokens; self.instruction = instruction; self.parallel = parallel
-    }
-
-    /// Deterministic methods are decoded once per problem (every seed would give the same answer).
-    public var effectiveSeeds: Int { method.isDeterministic ? 1 : seeds }
-    public var effectiveSamples: Int { method.isDeterministic ? 1 : samplesPerSeed }
-}
-
-/// One graded answer.
-public struct EvaluationSample: Sendable, Equatable {
-    public var problemIndex: Int
-    public var problemID: String
-    public var seed: UInt64
-    public var sample: Int
-    public var text: String
-    public var tokenCount: Int
-    public var finishReason: StopReason
-    /// Per-token values, when the method varies them (heads, entropy rules).
-    public var temperatures: [Float]?
-    public var topPs: [Float]?
-    public var answer: String?
-    public var correct: Bool
-
-    public init(problemIndex: Int, problemID: String, seed: UInt64, sample: Int, text: String, tokenCount: Int, finishReason: StopReason,
-                temperatures: [Float]?, topPs: [Float]?, answer: String?, correct: Bool) {
-        self.problemIndex = problemIndex; self.problemID = problemID; self.seed = seed; self.sample = sample; self.text = text
-        self.tokenCount = tokenCount; self.finishReason = finishReason; self.temperatures = temperatures; self.topPs = topPs
-        self.answer = answer; self.correct = correct
-    }
-
-    /// A line of samples.jsonl back (problemIndex is left 0: the caller maps ids to problems).
-    public init?(jsonObject o: [String: Any]) {
-        guard let id = o["id"] as? String, let seed = (o["seed"] as? NSNumber)?.uint64Value, let sample = o["sample"] as? Int,
-              let text = o["text"] as? String, let n = o["n_tokens"] as? Int,
-              let reason = (o["finish_reason"] as? String).flatMap(StopReason.init(rawValue:)), let correct = o["correct"] as? Bool
-        else { return nil }
-        self.init(problemIndex: 0, problemID: id, seed: seed, sample: sample, text: text, tokenCount: n, finishReason: reason,
-                  temperatures: (o["temperatures"] as? [NSNumber])?.map(\.floatValue), topPs: (o["top_ps"] as? [NSNumber])?.map(\.floatValue),
-                  answer: o["answer"] as? String, correct: correct)
-    }
-
-    public var jsonObject: [String: Any] {
-        var o: [String: Any] = ["id": problemID, "seed": NSNumber(value: seed), "sample": sample, "text": text, "n_tokens": tokenCount,
-                                "finish_reason": finishReason.rawValue, "answer": answer ?? NSNull(), "correct": correct]
-        // Four decimals: enough to read and to recompute means; keeps the file a reasonable size.
-        func rounded(_ v: [Float]) -> [Double] { v.map { (Double($0) * 1e4).rounded() / 1e4 } }
-        if let temperatures { o["temperatures"] = rounded(temperatures) }
-        if let topPs { o["top_ps"] = rounded(topPs) }
-        return o
-    }
-}
-
 /// Runs a decoding method over a problem set by the paper's protocol (spec §6): every problem
 /// answered `samplesPerSeed` times under each of `seeds` seeds, all sequences decoded in batches
 /// (continuous batching), each answer graded by `AnswerGrader` (cut off at max tokens = wrong).
@@ -105,8 +35,7 @@ public final class Evaluator {
     }
 
     public func prompt(for problem: Problem) throws -> String {
-        let content = settings.instruction.isEmpty ? problem.problem : problem.problem + "\n" + settings.instruction
-        return try model.renderChat([ChatMessage(role: "user", content: content)])
+        try problem.chatPrompt(for: model, instruction: settings.instruction)
     }
 
     /// Answers every (problem, seed, sample) not in `done` (answers of an interrupted run, kept
@@ -120,8 +49,7 @@ public final class Evaluator {
         let prompts = try problems.map { model.tokenizer.encode(try prompt(for: $0), addSpecial: true, parseSpecial: true) }
         let longest = prompts.map(\.count).max() ?? 1
         let generator = BatchGenerator(model: model, slots: settings.parallel, contextSize: longest + settings.maxTokens + 1)
-        let recordsValues: Bool
-        switch settings.method { case .autodeco, .entropyTemperature: recordsValues = true; default: recordsValues = false }
+        let recordsValues = settings.method.variesPerToken
 
         var samples = [EvaluationSample?](repeating: nil, count: problems.count * perProblem)
         let indexOfProblem = Dictionary(problems.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })

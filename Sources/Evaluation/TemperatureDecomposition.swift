@@ -35,17 +35,16 @@ public enum TemperatureDecomposition {
         return beta * (Double(z[y]) - m) - log(s)
     }
 
-    /// Mean, variance and entropy of the logits under softmax(beta z) (two passes: the variance
-    /// around the mean, not E[z^2] - E[z]^2, which cancels badly for peaked distributions).
-    static func moments(_ z: UnsafeBufferPointer<Float>, beta: Double) -> (mean: Double, variance: Double, entropy: Double) {
+    /// Mean and variance of the logits under softmax(beta z) (two passes: the variance around the
+    /// mean, not E[z^2] - E[z]^2, which cancels badly for peaked distributions).
+    static func moments(_ z: UnsafeBufferPointer<Float>, beta: Double) -> (mean: Double, variance: Double) {
         let m = Double(z.max() ?? 0)
         var s = 0.0, sz = 0.0
         for x in z { let e = exp(beta * (Double(x) - m)); s += e; sz += e * Double(x) }
         let mean = sz / s
         var sv = 0.0
         for x in z { let d = Double(x) - mean; sv += exp(beta * (Double(x) - m)) * d * d }
-        // H = log s - beta (E[z] - m)
-        return (mean, sv / s, log(s) - beta * (mean - m))
+        return (mean, sv / s)
     }
 
     public static func token(logits z: UnsafeBufferPointer<Float>, label y: Int, beta: Double, meanBeta: Double) -> Token {
@@ -53,7 +52,7 @@ public enum TemperatureDecomposition {
         let g = Double(z[y]) - at.mean, v = at.variance, delta = beta - meanBeta
         let actual = logLikelihood(z, label: y, beta: beta) - logLikelihood(z, label: y, beta: meanBeta)
         return Token(g: g, v: v, delta: delta, actualGain: actual, approximateGain: g * delta - 0.5 * v * delta * delta,
-                     entropy: meanBeta == 1 ? at.entropy : moments(z, beta: 1).entropy)
+                     entropy: softmaxEntropy(z))
     }
 
     /// The critique's summary of a set of tokens.

@@ -59,6 +59,12 @@ public struct Problem: Sendable, Equatable {
     public var gold: String
     public init(id: String, problem: String, gold: String) { self.id = id; self.problem = problem; self.gold = gold }
 
+    /// The chat-formatted prompt of the problem for `model`: one user message, the problem then,
+    /// after a newline, the instruction (none when empty). Rejection sampling and evaluation both ask this way.
+    public func chatPrompt(for model: LoadedModel, instruction: String) throws -> String {
+        try model.renderChat([ChatMessage(role: "user", content: instruction.isEmpty ? problem : problem + "\n" + instruction)])
+    }
+
     public static func load(_ path: String) throws -> [Problem] {
         let items = try JSONLines.read(path).map { line, obj in
             Problem(id: (obj["id"] as? String) ?? "line-\(line)",

@@ -54,8 +54,7 @@ public final class RejectionSampler {
 
     /// The chat-formatted prompt of a problem: one user message, the problem then the instruction.
     public func prompt(for problem: Problem) throws -> String {
-        let content = settings.instruction.isEmpty ? problem.problem : problem.problem + "\n" + settings.instruction
-        return try model.renderChat([ChatMessage(role: "user", content: content)])
+        try problem.chatPrompt(for: model, instruction: settings.instruction)
     }
 
     /// The seed of sample `s` of problem `i`: a function of the run's seed only, so the samples

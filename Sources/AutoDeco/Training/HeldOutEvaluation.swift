@@ -39,57 +39,36 @@ extension AutoDecoHeads {
     /// Evaluates on `data` (at most `limit` positions, taken evenly); `grid` adds static settings.
     public func evaluate(on data: BaseActivations, model: LlamaModel, limit: Int? = nil,
                          grid: [(Double, Double)] = [], progress: (Int, Int) -> Void = { _, _ in }) -> HeldOutMetrics {
-        let N = data.positionCount, H = hiddenSize, V = model.config.vocab
+        let N = data.positionCount, V = model.config.vocab
         let n = min(limit ?? N, N)
         let chosen = (0..<n).map { $0 * N / max(n, 1) }
         struct Sums { var lT = 0.0, lP = 0.0, t = 0.0, t2 = 0.0, p = 0.0, p2 = 0.0, base = 0.0, hT = 0.0, h = 0.0, cover = 0.0; var grid: [Double] }
         let threads = model.pool.threadCount
         var sums = [Sums](repeating: Sums(grid: [Double](repeating: 0, count: grid.count)), count: threads)
-        let workspace = model.makeWorkspace()
-        let chunk = 128
-        var done = 0
-        for start in stride(from: 0, to: n, by: chunk) {
-            let rows = Array(chosen[start..<min(n, start + chunk)])
-            var hidden = [Float](); hidden.reserveCapacity(rows.count * H)
-            for r in rows { hidden += data.hidden[(r * H)..<((r + 1) * H)] }
-            let logits = model.logits(hidden: hidden, workspace: workspace)
-            sums.withUnsafeMutableBufferPointer { sumsBuffer in
-                let out = sumsBuffer.baseAddress!
-                model.pool.run { thread in
-                    var s = out[thread]
-                    var scratch = [Float](repeating: 0, count: V)
-                    let lw = LossWorkspace()
-                    var k = thread
-                    while k < rows.count {
-                        let r = rows[k], y = Int(data.labels[r]), w = Double(data.baseProbability[r])
-                        hidden.withUnsafeBufferPointer { hb in
-                            logits.withUnsafeBufferPointer { lb in
-                                let h = hb.baseAddress! + k * H
-                                let z = UnsafeBufferPointer(rebasing: lb[(k * V)..<((k + 1) * V)])
-                                let t = temperature(hidden: h)
-                                let f = scratch.withUnsafeMutableBufferPointer { LogitFeatures(logits: z, temperature: t, scratch: $0.baseAddress!) }
-                                let p = topP(hidden: h, temperature: t, features: f)
-                                let T = Double(t), P = Double(p)
-                                s.t += T; s.t2 += T * T; s.p += P; s.p2 += P * P
-                                // Unweighted once; the training losses are these times w.
-                                let ce = AutoDecoLoss.temperature(logits: z, label: y, temperature: T, weight: 1).loss
-                                let soft = AutoDecoLoss.topP(logits: z, label: y, temperature: T, topP: P, weight: 1, workspace: lw).loss
-                                s.lT += w * ce; s.hT += ce
-                                s.lP += w * soft; s.h += soft
-                                s.base += -log(AutoDecoLoss.baseProbability(logits: z, label: y))
-                                if AutoDecoLoss.nucleusContains(logits: z, label: y, temperature: T, topP: P) { s.cover += 1 }
-                                for (g, (gt, gp)) in grid.enumerated() {
-                                    s.grid[g] += AutoDecoLoss.topP(logits: z, label: y, temperature: gt, topP: gp, weight: 1, workspace: lw).loss
-                                }
-                            }
-                        }
-                        k += threads
-                    }
-                    out[thread] = s
+        let scratch = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: V) }
+        defer { scratch.forEach { $0.deallocate() } }
+        let lossWorkspaces = (0..<threads).map { _ in LossWorkspace() }
+        sums.withUnsafeMutableBufferPointer { out in
+            TeacherForcing.forEachPosition(data, model: model, positions: chosen, progress: progress) { thread, r, h, z, y in
+                var s = out[thread]
+                let w = Double(data.baseProbability[r]), lw = lossWorkspaces[thread]
+                let t = temperature(hidden: h)
+                let f = LogitFeatures(logits: z, temperature: t, scratch: scratch[thread])
+                let p = topP(hidden: h, temperature: t, features: f)
+                let T = Double(t), P = Double(p)
+                s.t += T; s.t2 += T * T; s.p += P; s.p2 += P * P
+                // Unweighted once; the training losses are these times w.
+                let ce = AutoDecoLoss.temperature(logits: z, label: y, temperature: T, weight: 1).loss
+                let soft = AutoDecoLoss.topP(logits: z, label: y, temperature: T, topP: P, weight: 1, workspace: lw).loss
+                s.lT += w * ce; s.hT += ce
+                s.lP += w * soft; s.h += soft
+                s.base += -log(AutoDecoLoss.baseProbability(logits: z, label: y))
+                if AutoDecoLoss.nucleusContains(logits: z, label: y, temperature: T, topP: P) { s.cover += 1 }
+                for (g, (gt, gp)) in grid.enumerated() {
+                    s.grid[g] += AutoDecoLoss.topP(logits: z, label: y, temperature: gt, topP: gp, weight: 1, workspace: lw).loss
                 }
+                out[thread] = s
             }
-            done += rows.count
-            progress(done, n)
         }
         var total = Sums(grid: [Double](repeating: 0, count: grid.count))
         for s in sums {

@@ -1,40 +1,6 @@
 import AutoDeco
 import Foundation
 
-/// Visits the supervised positions of a data set under teacher forcing: the frozen base's final
-/// hidden state (precomputed in `BaseActivations`), the logits the LM head makes of it and the
-/// gold token. Logits are computed 128 positions at a time (one batched matrix product); the
-/// positions of a chunk are split over the model's threads.
-enum TeacherForcing {
-    /// `visit(thread, position, hidden, logits, label)` for each position (concurrently from
-    /// the pool's threads; `thread` indexes per-thread state). `progress(done, total)` after each chunk.
-    static func forEachPosition(_ data: BaseActivations, model: LlamaModel, progress: (Int, Int) -> Void = { _, _ in },
-                                _ visit: (Int, Int, UnsafePointer<Float>, UnsafeBufferPointer<Float>, Int) -> Void) {
-        let N = data.positionCount, H = data.hiddenSize, V = model.config.vocab
-        let workspace = model.makeWorkspace()
-        let chunk = 128
-        let threads = model.pool.threadCount
-        for start in stride(from: 0, to: N, by: chunk) {
-            let end = min(N, start + chunk)
-            let hidden = Array(data.hidden[(start * H)..<(end * H)])
-            let logits = model.logits(hidden: hidden, workspace: workspace)
-            hidden.withUnsafeBufferPointer { hb in
-                logits.withUnsafeBufferPointer { lb in
-                    model.pool.run { thread in
-                        var k = thread
-                        while k < end - start {
-                            visit(thread, start + k, hb.baseAddress! + k * H, UnsafeBufferPointer(rebasing: lb[(k * V)..<((k + 1) * V)]),
-                                  Int(data.labels[start + k]))
-                            k += threads
-                        }
-                    }
-                }
-            }
-            progress(end, N)
-        }
-    }
-}
-
 /// The critique's MeanShift baseline (spec §7): the means of the heads' own teacher-forced
 /// predictions T_t and P_t over the supervised tokens of a training file, used as one fixed
 /// (T, P). Also the temperature of the mean inverse temperature, 1 / mean(1 / T_t).
