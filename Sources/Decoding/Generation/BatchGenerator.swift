@@ -16,6 +16,15 @@ public struct BatchRequest {
     }
 }
 
+/// What a `BatchGenerator`'s supplier answers when asked for work.
+public enum BatchSupply {
+    case request(BatchRequest)
+    /// Nothing waiting now; ask again after the next step.
+    case none
+    /// No more requests: finish the running ones and return.
+    case end
+}
+
 /// A finished generation of the `BatchGenerator`.
 public struct BatchResult: Sendable {
     public var id: Int
@@ -100,6 +109,19 @@ public final class BatchGenerator: @unchecked Sendable {
                     onToken: (Int, GeneratedToken) -> Void = { _, _ in },
                     isCancelled: (Int) -> Bool = { _ in false },
                     onFinish: (BatchResult) throws -> Void) throws -> BatchStatistics {
+        try run(supply: { _ in next().map(BatchSupply.request) ?? .end }, onToken: onToken, isCancelled: isCancelled, onFinish: onFinish)
+    }
+
+    /// The open-ended form of `run(next:)` for a server: `supply(idle)` is asked for a request
+    /// whenever a slot is free; it answers `.none` when nothing is waiting (the running sequences
+    /// go on) and `.end` when no more will come. `idle` is true when no sequence is running: the
+    /// supplier should then block until it has work (or answer `.end`), since answering `.none`
+    /// would only make the loop ask again.
+    @discardableResult
+    public func run(supply: (_ idle: Bool) -> BatchSupply,
+                    onToken: (Int, GeneratedToken) -> Void = { _, _ in },
+                    isCancelled: (Int) -> Bool = { _ in false },
+                    onFinish: (BatchResult) throws -> Void) throws -> BatchStatistics {
         let lm = model.model, H = lm.config.hidden, V = lm.config.vocab
         var active = [Active]()
         var freeSlots = Array((0..<slots).reversed())
@@ -114,8 +136,13 @@ public final class BatchGenerator: @unchecked Sendable {
 
         while true {
             // Fill free slots.
-            while !exhausted && !freeSlots.isEmpty {
-                guard let r = next() else { exhausted = true; break }
+            supplying: while !exhausted && !freeSlots.isEmpty {
+                let r: BatchRequest
+                switch supply(active.isEmpty) {
+                case .request(let request): r = request
+                case .none: break supplying
+                case .end: exhausted = true; break supplying
+                }
                 guard !r.prompt.isEmpty else { throw ModelError.emptyInput }
                 guard r.prompt.count < contextSize else { throw ModelError.contextFull(needed: r.prompt.count + 1, capacity: contextSize) }
                 let slot = freeSlots.removeLast()

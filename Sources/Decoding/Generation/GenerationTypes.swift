@@ -7,11 +7,19 @@ public struct GenerateParameters: Sendable, Equatable {
     public var stopStrings: [String]
     /// Also stop on the model's end-of-generation tokens (they are not emitted as text).
     public var stopOnEndOfGeneration: Bool
+    /// OpenAI's presence penalty: subtracted once from the logit of every token already generated.
+    public var presencePenalty: Float
+    /// OpenAI's frequency penalty: subtracted from a generated token's logit per occurrence.
+    public var frequencyPenalty: Float
+    /// Report this many most probable alternatives with each token (0 = none).
+    public var topLogprobs: Int
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
-                stopStrings: [String] = [], stopOnEndOfGeneration: Bool = true) {
+                stopStrings: [String] = [], stopOnEndOfGeneration: Bool = true,
+                presencePenalty: Float = 0, frequencyPenalty: Float = 0, topLogprobs: Int = 0) {
         self.maxTokens = maxTokens; self.sampling = sampling
         self.stopStrings = stopStrings; self.stopOnEndOfGeneration = stopOnEndOfGeneration
+        self.presencePenalty = presencePenalty; self.frequencyPenalty = frequencyPenalty; self.topLogprobs = topLogprobs
     }
 }
 
@@ -30,16 +38,21 @@ public struct GeneratedToken: Sendable, Equatable {
     public var id: Int32
     /// The text this token adds (may be empty while a UTF-8 sequence or a possible stop string is incomplete).
     public var text: String
-    /// log p(token) under the model's unmodified distribution.
+    /// log p(token) under the model's distribution (softmax of the logits after any presence and
+    /// frequency penalties, before temperature and truncation).
     public var logprob: Float
     /// The temperature this token was sampled with (0 = greedy), after combining the controller's
     /// prediction with the user's setting.
     public var temperature: Float
     /// The top-p this token was sampled with.
     public var topP: Float
+    /// The most probable tokens at this position under the same distribution as `logprob`
+    /// (`GenerateParameters.topLogprobs` of them; empty when none were asked for).
+    public var topLogprobs: [TokenLogprob]
 
-    public init(id: Int32, text: String, logprob: Float, temperature: Float = 0, topP: Float = 1) {
+    public init(id: Int32, text: String, logprob: Float, temperature: Float = 0, topP: Float = 1, topLogprobs: [TokenLogprob] = []) {
         self.id = id; self.text = text; self.logprob = logprob; self.temperature = temperature; self.topP = topP
+        self.topLogprobs = topLogprobs
     }
 }
 

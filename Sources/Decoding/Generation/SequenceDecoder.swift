@@ -10,6 +10,7 @@ struct SequenceDecoder {
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stopper: StopStringMatcher
+    private let penalty: RepetitionPenalty
     private let endTokens: Set<Int32>
     private(set) var generated = 0
     private(set) var temperatureRange = RunningRange(), topPRange = RunningRange()
@@ -20,6 +21,7 @@ struct SequenceDecoder {
         sampler = Sampler(parameters: parameters.sampling)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, renderSpecial: false)
         stopper = StopStringMatcher(parameters.stopStrings)
+        penalty = RepetitionPenalty(presence: parameters.presencePenalty, frequency: parameters.frequencyPenalty)
         endTokens = Set(tokenizer.endOfGenerationTokenIDs)
     }
 
@@ -27,22 +29,28 @@ struct SequenceDecoder {
     /// `roomLeft`: whether the KV cache can take this token for a further step. Returns the
     /// token (its text includes anything held back when it is the last) and, when the sequence
     /// ends with it, why.
-    mutating func next(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>,
+    /// Presence and frequency penalties apply to the logits both the controller and the sampler see.
+    mutating func next(hidden: UnsafeBufferPointer<Float>, logits raw: UnsafeBufferPointer<Float>,
                        roomLeft: Bool) -> (token: GeneratedToken, finished: StopReason?) {
         let p = parameters
+        let logits = penalty.apply(raw)
         let d = controller.decide(hidden: hidden, logits: logits)
             .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
+        var s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
+        let (alternatives, logZ) = TopLogprobs.select(logits, k: p.topLogprobs)
+        if !alternatives.isEmpty { s.logprob = logits[Int(s.id)] - logZ }  // the same normaliser as the alternatives
+        penalty.record(s.id)
         temperatureRange.add(d.temperature); topPRange.add(d.topP)
-        let s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
         generated += 1
+        func token(_ text: String) -> GeneratedToken {
+            GeneratedToken(id: s.id, text: text, logprob: s.logprob, temperature: d.temperature, topP: d.topP, topLogprobs: alternatives)
+        }
         if p.stopOnEndOfGeneration && endTokens.contains(s.id) {
-            return (GeneratedToken(id: s.id, text: detokenizer.flush() + stopper.flush(), logprob: s.logprob,
-                                   temperature: d.temperature, topP: d.topP), .stop)
+            return (token(detokenizer.flush() + stopper.flush()), .stop)
         }
         let (emit, stopped) = stopper.append(detokenizer.append(s.id))
         let isLast = stopped || generated >= p.maxTokens || !roomLeft
         let tail = isLast && !stopped ? stopper.append(detokenizer.flush()).emit + stopper.flush() : ""
-        let token = GeneratedToken(id: s.id, text: emit + tail, logprob: s.logprob, temperature: d.temperature, topP: d.topP)
-        return (token, stopped ? .stop : isLast ? .length : nil)
+        return (token(emit + tail), stopped ? .stop : isLast ? .length : nil)
     }
 }

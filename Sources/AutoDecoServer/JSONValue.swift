@@ -1,0 +1,70 @@
+/// A JSON value written by hand: keys stay in the order given (responses read like OpenAI's),
+/// floats print in their shortest form (0.3, not 0.30000001192092896), and a non-finite number
+/// becomes null instead of invalid JSON.
+enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+                ExpressibleByNilLiteral, ExpressibleByArrayLiteral {
+    case object([(String, JSONValue)])
+    case array([JSONValue])
+    case string(String)
+    case int(Int)
+    case float(Float)
+    case bool(Bool)
+    case null
+
+    init(stringLiteral s: String) { self = .string(s) }
+    init(integerLiteral i: Int) { self = .int(i) }
+    init(booleanLiteral b: Bool) { self = .bool(b) }
+    init(nilLiteral: ()) { self = .null }
+    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+
+    /// The serialized text (compact, one line: fit for server-sent events).
+    var text: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    func write(to out: inout String) {
+        switch self {
+        case .object(let fields):
+            out += "{"
+            for (i, (key, value)) in fields.enumerated() {
+                if i > 0 { out += "," }
+                JSONValue.writeString(key, to: &out)
+                out += ":"
+                value.write(to: &out)
+            }
+            out += "}"
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.write(to: &out)
+            }
+            out += "]"
+        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .int(let i): out += String(i)
+        case .float(let f): out += f.isFinite ? "\(f)" : "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        }
+    }
+
+    private static func writeString(_ s: String, to out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}
