@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Tokenizers", "TestSupport"], swiftSettings: common),
         .testTarget(name: "AutoDecoTests", dependencies: ["AutoDeco", "TestSupport"], swiftSettings: common),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "AutoDeco"], swiftSettings: common),
-        .testTarget(name: "ServerTests", dependencies: ["AutoDecoServer", "AutoDeco"], swiftSettings: common),
+        .testTarget(name: "ServerTests", dependencies: ["AutoDecoServer", "AutoDeco", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Clients"], swiftSettings: common),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Kernels", "Models", "Tokenizers", "ModelFiles"], swiftSettings: common),
     ]
 )

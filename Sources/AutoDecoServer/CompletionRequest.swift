@@ -9,27 +9,29 @@ struct CompletionRequestBody: Decodable, Sendable {
     var model: String?
     var messages: [MessageField]?
     var prompt: PromptField?
-    var maxTokens: Int?
-    var maxCompletionTokens: Int?
+    var maxTokens: IntegerField?
+    var maxCompletionTokens: IntegerField?
     var temperature: Double?
     var topP: Double?
-    var topK: Int?
+    var topK: IntegerField?
     var minP: Double?
-    var seed: Int64?
+    var seed: IntegerField?
     var stop: StopField?
-    var n: Int?
+    var n: IntegerField?
     var stream: Bool?
     var streamOptions: StreamOptionsField?
     var logprobs: LogprobsField?
-    var topLogprobs: Int?
+    var topLogprobs: IntegerField?
     var presencePenalty: Double?
     var frequencyPenalty: Double?
+    /// vLLM's extension: keep going past end-of-generation tokens (fixed-length outputs for benchmarks).
+    var ignoreEOS: Bool?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, prompt, temperature, seed, stop, n, stream, logprobs
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p", topK = "top_k"
         case minP = "min_p", streamOptions = "stream_options", topLogprobs = "top_logprobs"
-        case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
+        case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty", ignoreEOS = "ignore_eos"
     }
 
     /// Decodes a request body; malformed JSON and wrong types become `APIError`s naming the field.
@@ -116,7 +118,7 @@ struct CompletionJob: Sendable {
             throw APIError.invalid("The prompt is empty (no tokens).", param: promptParam)
         }
 
-        n = b.n ?? 1
+        n = b.n?.value ?? 1
         guard n >= 1, n * prompts.count <= limits.maxChoices else {
             throw APIError.invalid("'n' must be between 1 and \(limits.maxChoices / prompts.count) (at most \(limits.maxChoices) choices per request).", param: "n")
         }
@@ -130,14 +132,14 @@ struct CompletionJob: Sendable {
         try check(b.minP, "min_p", 0...1)
         try check(b.presencePenalty, "presence_penalty", -2...2)
         try check(b.frequencyPenalty, "frequency_penalty", -2...2)
-        if let k = b.topK, k < -1 { throw APIError.invalid("'top_k' must be -1 or 0 (off) or a positive number; got \(k).", param: "top_k") }
+        if let k = b.topK?.value, k < -1 { throw APIError.invalid("'top_k' must be -1 or 0 (off) or a positive number; got \(k).", param: "top_k") }
 
         // Log-probabilities: chat says `logprobs: true` + `top_logprobs: k`; completions say `logprobs: k`.
         var topLogprobs = 0
         switch b.logprobs {
         case .flag(let on)?:
             logprobs = on
-            topLogprobs = b.topLogprobs ?? 0
+            topLogprobs = b.topLogprobs?.value ?? 0
             if b.topLogprobs != nil && !on {
                 throw APIError.invalid("'top_logprobs' needs 'logprobs' set to true.", param: "top_logprobs")
             }
@@ -163,7 +165,7 @@ struct CompletionJob: Sendable {
         // Length: the longest prompt plus the completion must fit in a sequence's context.
         let longest = prompts.map(\.count).max() ?? 0
         let maxParam = b.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
-        let requested = b.maxCompletionTokens ?? b.maxTokens
+        let requested = (b.maxCompletionTokens ?? b.maxTokens)?.value
         if let m = requested, m < 1 {
             throw APIError.invalid("'\(maxParam)' must be at least 1; got \(m).", param: maxParam)
         }
@@ -177,15 +179,15 @@ struct CompletionJob: Sendable {
         // Defaults as OpenAI: chat runs to the end of the context, legacy completions stop at 16 tokens.
         let maxTokens = requested ?? (endpoint == .chat ? contextSize - longest : min(16, contextSize - longest))
 
-        let topK = b.topK ?? 0
+        let topK = b.topK?.value ?? 0
         parameters = GenerateParameters(
             maxTokens: maxTokens,
             sampling: SamplingParameters(temperature: Float(b.temperature ?? 1), topK: max(topK, 0),
                                          topP: Float(b.topP ?? 1), minP: Float(b.minP ?? 0)),
-            stopStrings: stops,
+            stopStrings: stops, stopOnEndOfGeneration: !(b.ignoreEOS ?? false),
             presencePenalty: Float(b.presencePenalty ?? 0), frequencyPenalty: Float(b.frequencyPenalty ?? 0),
             topLogprobs: logprobs ? topLogprobs : 0)
-        seed = b.seed.map { UInt64(bitPattern: $0) }
+        seed = b.seed.map { UInt64(bitPattern: Int64($0.value)) }
         stream = b.stream ?? false
         includeUsage = b.streamOptions?.includeUsage ?? false
     }

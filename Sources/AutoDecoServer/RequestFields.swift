@@ -1,5 +1,19 @@
 /// JSON fields of the OpenAI API that accept more than one shape.
 
+/// An integer field. Foundation's decoder reports 1.5 or 1e30 for an `Int` as unreadable JSON
+/// without naming the field; this one names it.
+struct IntegerField: Decodable, Sendable {
+    var value: Int
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let i = try? c.decode(Int.self) { value = i; return }
+        if (try? c.decode(Double.self)) != nil {
+            throw DecodingError.typeMismatch(Int.self, .init(codingPath: c.codingPath, debugDescription: "not an integer in range"))
+        }
+        value = try c.decode(Int.self)  // rethrows the type mismatch, with the field's path
+    }
+}
+
 /// `stop`: a string or a list of strings.
 struct StopField: Decodable, Sendable {
     var values: [String]
