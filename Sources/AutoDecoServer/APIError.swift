@@ -47,7 +47,7 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     /// The error body in OpenAI's schema.
-    var json: String {
+    public var json: String {
         JSONValue.object([("error", .object([("message", .string(message)), ("type", .string(type)),
                                              ("param", param.map(JSONValue.string) ?? nil), ("code", code.map(JSONValue.string) ?? nil)]))]).text
     }

@@ -5,7 +5,7 @@ import Tokenizers
 
 /// The JSON body of `/v1/completions` and `/v1/chat/completions` as sent. Unknown fields are
 /// ignored (as OpenAI does); every known one is type-checked by the decoder, which names it.
-struct CompletionRequestBody: Decodable, Sendable {
+public struct CompletionRequestBody: Decodable, Sendable {
     var model: String?
     var messages: [MessageField]?
     var prompt: PromptField?
@@ -35,7 +35,7 @@ struct CompletionRequestBody: Decodable, Sendable {
     }
 
     /// Decodes a request body; malformed JSON and wrong types become `APIError`s naming the field.
-    static func decode(_ data: Data) throws -> CompletionRequestBody {
+    public static func decode(_ data: Data) throws -> CompletionRequestBody {
         guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else { throw APIError.malformedJSON }
         do { return try JSONDecoder().decode(CompletionRequestBody.self, from: data) } catch let e as DecodingError {
             throw APIError(decoding: e)
@@ -43,7 +43,7 @@ struct CompletionRequestBody: Decodable, Sendable {
     }
 }
 
-enum Endpoint: Sendable {
+public enum Endpoint: Sendable {
     case chat, completion
     var object: String { self == .chat ? "chat.completion" : "text_completion" }
     var idPrefix: String { self == .chat ? "chatcmpl" : "cmpl" }
@@ -63,29 +63,29 @@ public struct ServerLimits: Sendable {
 }
 
 /// A validated request: token ids, generation parameters and how to answer.
-struct CompletionJob: Sendable {
-    var endpoint: Endpoint
+public struct CompletionJob: Sendable {
+    public var endpoint: Endpoint
     /// One prompt per prompt given (chat: one), each answered `n` times.
-    var prompts: [[Int32]]
-    var n: Int
-    var parameters: GenerateParameters
-    var seed: UInt64?
-    var stream: Bool
-    var includeUsage: Bool
+    public var prompts: [[Int32]]
+    public var n: Int
+    public var parameters: GenerateParameters
+    public var seed: UInt64?
+    public var stream: Bool
+    public var includeUsage: Bool
     /// Report log-probabilities (with `parameters.topLogprobs` alternatives).
-    var logprobs: Bool
+    public var logprobs: Bool
 
-    var choiceCount: Int { prompts.count * n }
+    public var choiceCount: Int { prompts.count * n }
 
     /// The parameters of choice `index` (prompt index * n + sample): seeded requests give each
     /// choice its own seed, so `n` samples differ and a repeated request repeats them.
-    func parameters(choice index: Int) -> GenerateParameters {
+    public func parameters(choice index: Int) -> GenerateParameters {
         var p = parameters
         p.sampling.seed = seed.map { $0 &+ UInt64(index) }
         return p
     }
 
-    init(endpoint: Endpoint, body b: CompletionRequestBody, model: LoadedModel, contextSize: Int, limits: ServerLimits) throws {
+    public init(endpoint: Endpoint, body b: CompletionRequestBody, model: LoadedModel, contextSize: Int, limits: ServerLimits) throws {
         self.endpoint = endpoint
         let tokenizer = model.tokenizer
         switch endpoint {

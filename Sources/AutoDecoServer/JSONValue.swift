@@ -1,7 +1,7 @@
 /// A JSON value written by hand: keys stay in the order given (responses read like OpenAI's),
 /// floats print in their shortest form (0.3, not 0.30000001192092896), and a non-finite number
 /// becomes null instead of invalid JSON.
-enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+public enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
                 ExpressibleByNilLiteral, ExpressibleByArrayLiteral {
     case object([(String, JSONValue)])
     case array([JSONValue])
@@ -11,20 +11,20 @@ enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLitera
     case bool(Bool)
     case null
 
-    init(stringLiteral s: String) { self = .string(s) }
-    init(integerLiteral i: Int) { self = .int(i) }
-    init(booleanLiteral b: Bool) { self = .bool(b) }
-    init(nilLiteral: ()) { self = .null }
-    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(stringLiteral s: String) { self = .string(s) }
+    public init(integerLiteral i: Int) { self = .int(i) }
+    public init(booleanLiteral b: Bool) { self = .bool(b) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
 
     /// The serialized text (compact, one line: fit for server-sent events).
-    var text: String {
+    public var text: String {
         var out = ""
         write(to: &out)
         return out
     }
 
-    func write(to out: inout String) {
+    public func write(to out: inout String) {
         switch self {
         case .object(let fields):
             out += "{"

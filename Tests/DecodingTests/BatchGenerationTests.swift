@@ -55,4 +55,37 @@ import Decoding
         #expect(reasons[1] == .length && reasons[2] == .length)
         #expect(counts[1] == 20 && counts[2] == 20)
     }
+
+    /// The open-ended supplier of a server: a request that arrives while others decode (the
+    /// supplier answered `.none` before) joins the running batch and gets its lone tokens.
+    @Test func lateRequestJoinsARunningBatch() throws {
+        let prompt = { (text: String) in self.lm.tokenizer.encode(text, addSpecial: true, parseSpecial: true) }
+        let early = BatchRequest(id: 0, prompt: prompt("1, 2, 3,"), parameters: GenerateParameters(maxTokens: 30, sampling: .greedy, stopOnEndOfGeneration: false))
+        let late = BatchRequest(id: 1, prompt: prompt("Once upon a time"),
+                                parameters: GenerateParameters(maxTokens: 10, sampling: SamplingParameters(temperature: 1, topK: 0, topP: 0.9, minP: 0, seed: 5)))
+        let single = Generator(model: lm, contextSize: 128)
+        var alone = [Int32]()
+        _ = try single.run(prompt: late.prompt, parameters: late.parameters) { alone.append($0.id) }
+
+        let batch = BatchGenerator(model: lm, slots: 2, contextSize: 128)
+        var asked = 0, earlyTokens = 0, joinedAt: Int?
+        var tokens = [Int: [Int32]]()
+        var idleAnswers = [Bool]()
+        try batch.run(supply: { idle in
+            asked += 1
+            idleAnswers.append(idle)
+            if asked == 1 { return .request(early) }
+            if joinedAt == nil && earlyTokens >= 5 { joinedAt = earlyTokens; return .request(late) }
+            return joinedAt == nil ? .none : (idle ? .end : .none)
+        }, onToken: { id, t in
+            tokens[id, default: []].append(t.id)
+            if id == 0 { earlyTokens += 1 }
+        }) { _ in }
+        #expect(joinedAt == 5)
+        #expect(tokens[1] == alone)
+        #expect(tokens[0]?.count == 30)
+        // Asked with idle = false while the early sequence ran, and idle = true only at the end.
+        #expect(idleAnswers.first == true && idleAnswers.last == true)
+        #expect(idleAnswers.dropFirst().dropLast().allSatisfy { !$0 })
+    }
 }

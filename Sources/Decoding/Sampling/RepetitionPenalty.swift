@@ -3,22 +3,22 @@
 /// (l'[t] = l[t] - presence * [count(t) > 0] - frequency * count(t)). Negative values
 /// encourage repetition. The prompt does not count, as in the OpenAI API.
 /// One instance per sequence (it keeps that sequence's counts and a scratch copy of the logits).
-final class RepetitionPenalty {
-    let presence: Float
-    let frequency: Float
+public final class RepetitionPenalty {
+    public let presence: Float
+    public let frequency: Float
     private var counts: [Int32: Int] = [:]
     private var scratch = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
 
-    init(presence: Float, frequency: Float) { self.presence = presence; self.frequency = frequency }
+    public init(presence: Float, frequency: Float) { self.presence = presence; self.frequency = frequency }
     deinit { scratch.deallocate() }
 
-    var isActive: Bool { presence != 0 || frequency != 0 }
+    public var isActive: Bool { presence != 0 || frequency != 0 }
 
-    func record(_ token: Int32) { if isActive { counts[token, default: 0] += 1 } }
+    public func record(_ token: Int32) { if isActive { counts[token, default: 0] += 1 } }
 
     /// The penalised logits: `logits` itself while nothing is penalised, else a copy (the model's
     /// output stays intact) valid until the next call.
-    func apply(_ logits: UnsafeBufferPointer<Float>) -> UnsafeBufferPointer<Float> {
+    public func apply(_ logits: UnsafeBufferPointer<Float>) -> UnsafeBufferPointer<Float> {
         guard isActive, !counts.isEmpty else { return logits }
         if scratch.count != logits.count {
             scratch.deallocate()

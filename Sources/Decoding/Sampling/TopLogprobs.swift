@@ -8,12 +8,12 @@ public struct TokenLogprob: Sendable, Equatable {
     public init(id: Int32, logprob: Float) { self.id = id; self.logprob = logprob }
 }
 
-enum TopLogprobs {
+public enum TopLogprobs {
     /// The `k` most probable tokens of softmax(logits), most probable first (ties: lower id
     /// first), with their log-probabilities. One pass with a k-entry insertion list (k is at most
     /// a few tens, as the OpenAI API allows 20) and one pass for the log normaliser, which is
     /// also returned (so the chosen token's log-probability can be given on the same footing).
-    static func select(_ logits: UnsafeBufferPointer<Float>, k: Int) -> (top: [TokenLogprob], logZ: Float) {
+    public static func select(_ logits: UnsafeBufferPointer<Float>, k: Int) -> (top: [TokenLogprob], logZ: Float) {
         guard k > 0, let base = logits.baseAddress, !logits.isEmpty else { return ([], .nan) }
         let n = logits.count, k = min(k, n)
         var best = [(value: Float, id: Int32)]()
