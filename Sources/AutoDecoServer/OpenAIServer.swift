@@ -75,13 +75,21 @@ public final class OpenAIServer: Sendable {
         for (path, endpoint) in [("/v1/chat/completions", Endpoint.chat), ("/v1/completions", .completion)] {
             router.post(RouterPath(path)) { request, context -> Response in
                 // The client closing the connection cancels this task, and with it the generation.
-                try await request.body.consumeWithCancellationOnInboundClose { body in
-                    let buffer: ByteBuffer
-                    do { buffer = try await body.collect(upTo: maxBody) } catch {
-                        throw APIError(status: .contentTooLarge, message: "The request body is larger than \(maxBody) bytes.")
+                // Watching for that consumes the connection's input, so it cannot carry another
+                // request: say so (Connection: close), or a pooling client would reuse it and fail.
+                var response = try await request.body.consumeWithCancellationOnInboundClose { body in
+                    do {
+                        let buffer: ByteBuffer
+                        do { buffer = try await body.collect(upTo: maxBody) } catch {
+                            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(maxBody) bytes.")
+                        }
+                        return try await service.complete(endpoint, body: Data(buffer.readableBytesView), record: context.record)
+                    } catch let error as APIError {
+                        return try error.response(from: request, context: context)
                     }
-                    return try await service.complete(endpoint, body: Data(buffer.readableBytesView), record: context.record)
                 }
+                response.headers[.connection] = "close"
+                return response
             }
             router.get(RouterPath(path)) { request, _ -> Response in throw APIError.methodNotAllowed("GET", request.uri.path) }
         }
