@@ -27,6 +27,7 @@ final class GenerationScheduler: @unchecked Sendable {
     /// Sequences handed to the generator and not finished (failed together if it throws).
     private var running: Set<Int> = []
     private var nextID = 0
+    private var finishedCount = 0, cancelledCount = 0
     private var stopping = false
     private var thread: Thread?
 
@@ -58,10 +59,10 @@ final class GenerationScheduler: @unchecked Sendable {
         condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
     }
 
-    /// Sequences decoding now, and waiting.
-    var load: (running: Int, queued: Int) {
+    /// Sequences decoding now and waiting; sequences finished and cancelled since the start.
+    var load: (running: Int, queued: Int, finished: Int, cancelled: Int) {
         condition.lock(); defer { condition.unlock() }
-        return (running.count, queue.count - queueHead)
+        return (running.count, queue.count - queueHead, finishedCount, cancelledCount)
     }
 
     /// A queued request: its events, and a way to give up on it.
@@ -169,6 +170,7 @@ final class GenerationScheduler: @unchecked Sendable {
         let r = routes.removeValue(forKey: id)
         cancelled.remove(id)
         running.remove(id)
+        if r != nil { if reason == .cancelled || error != nil { cancelledCount += 1 } else { finishedCount += 1 } }
         condition.unlock()
         guard let r else { return }
         if let error { r.continuation.finish(throwing: error); return }

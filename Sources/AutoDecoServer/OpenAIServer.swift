@@ -98,7 +98,8 @@ public final class OpenAIServer: Sendable {
             let load = self.scheduler.load
             return self.json(.object([("status", "ok"), ("model", .string(self.configuration.modelID)),
                                       ("heads", self.heads == nil ? false : true), ("slots", .int(self.configuration.parallel)),
-                                      ("running", .int(load.running)), ("queued", .int(load.queued))]))
+                                      ("running", .int(load.running)), ("queued", .int(load.queued)),
+                                      ("finished", .int(load.finished)), ("cancelled", .int(load.cancelled))]))
         }
         return router
     }

@@ -6,6 +6,7 @@ Prints one JSON line per check: {"check": name, "ok": bool, "detail": str}. Exit
 import concurrent.futures
 import http.client
 import json
+import socket
 import sys
 import time
 import traceback
@@ -278,19 +279,23 @@ def malformed_bodies_plain_http():
 def disconnect_frees_the_slot():
     u = urllib.parse.urlparse(BASE)
     for stream in (True, False):
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        cancelled_before = raw("GET", "/health")[1]["cancelled"]
         # ignore_eos (as in vLLM): the sequence would run for all 1000 tokens unless cancelled.
-        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 1000, "stream": stream, "ignore_eos": True})
-        conn.request("POST", "/v1/completions", body, {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 1000, "stream": stream, "ignore_eos": True}).encode()
+        sock = socket.create_connection((u.hostname, u.port), timeout=60)
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         if stream:
-            r = conn.getresponse()
-            r.fp.readline()  # the first event has arrived: the sequence is decoding
+            received = b""
+            while b"data: " not in received:  # the first event: the sequence is decoding
+                chunk = sock.recv(65536)
+                expect(chunk, f"the server closed the stream: {received!r}")
+                received += chunk
         deadline = time.time() + 20
         while raw("GET", "/health")[1]["running"] == 0:
             expect(time.time() < deadline, "the request never started")
             time.sleep(0.05)
-        conn.sock.close()
-        conn.close()
+        sock.close()
         deadline = time.time() + 20
         while True:
             _, health, _ = raw("GET", "/health")
@@ -298,6 +303,8 @@ def disconnect_frees_the_slot():
                 break
             expect(time.time() < deadline, f"stream={stream}: still busy 20 s after the client left: {health}")
             time.sleep(0.1)
+        # Freed by cancellation, not by running to its end.
+        expect(health["cancelled"] == cancelled_before + 1, f"stream={stream}: {health}, {cancelled_before} cancelled before")
     r = client.completions.create(model=MODEL, prompt="1, 2, 3,", max_tokens=4, temperature=0)
     expect(r.choices[0].text.startswith(" 4"), "the server still answers")
 
