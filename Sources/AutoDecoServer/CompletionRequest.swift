@@ -119,8 +119,9 @@ public struct CompletionJob: Sendable {
         }
 
         n = b.n?.value ?? 1
-        guard n >= 1, n * prompts.count <= limits.maxChoices else {
-            throw APIError.invalid("'n' must be between 1 and \(limits.maxChoices / prompts.count) (at most \(limits.maxChoices) choices per request).", param: "n")
+        guard n >= 1, n <= limits.maxChoices, n * prompts.count <= limits.maxChoices else {  // no overflow on huge n
+            let what = prompts.count == 1 ? "" : " for \(prompts.count) prompts"
+            throw APIError.invalid("'n' must be at least 1 and give at most \(limits.maxChoices) choices per request; got n = \(n)\(what).", param: "n")
         }
         func check(_ value: Double?, _ name: String, _ range: ClosedRange<Double>) throws {
             if let v = value, !(range.contains(v)) {
@@ -169,8 +170,9 @@ public struct CompletionJob: Sendable {
         if let m = requested, m < 1 {
             throw APIError.invalid("'\(maxParam)' must be at least 1; got \(m).", param: maxParam)
         }
-        if longest >= contextSize || (requested.map { longest + $0 > contextSize } ?? false) {
-            let wanted = requested.map { "\(longest + $0) tokens (\(longest) in the \(promptParam), \($0) in the completion)" }
+        if longest >= contextSize || (requested.map { $0 > contextSize - longest } ?? false) {  // no overflow on huge values
+            let wanted = requested.map { "\(longest.addingReportingOverflow($0).overflow ? Int.max : longest + $0) tokens "
+                + "(\(longest) in the \(promptParam), \($0) in the completion)" }
                 ?? "\(longest) tokens in the \(promptParam)"
             throw APIError.invalid("This model's maximum context length is \(contextSize) tokens. However, you requested \(wanted). "
                                    + "Please reduce the length of the \(promptParam) or completion.",
