@@ -78,7 +78,8 @@ struct CompletionService: Sendable {
                 try await send(formatter.usageChunk(promptTokens: promptTokens, completionTokens: completionTokens).text)
             }
             try await send("[DONE]")
-            try await writer.finish(nil)
+            // The client has everything now; if it hangs up before the end of the body, nothing is lost.
+            try? await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
