@@ -94,6 +94,7 @@ public final class OpenAIServer: Sendable {
             router.get(RouterPath(path)) { request, _ -> Response in throw APIError.methodNotAllowed("GET", request.uri.path) }
         }
         router.get("/v1/models") { _, _ in self.json(self.modelsList) }
+        router.head("/health") { _, _ in HTTPResponse.Status.ok }
         router.get("/health") { _, _ in
             let load = self.scheduler.load
             return self.json(.object([("status", "ok"), ("model", .string(self.configuration.modelID)),
