@@ -33,7 +33,7 @@ struct CompletionService: Sendable {
                 states[c].text += token.text
                 states[c].tokens.append(token)
                 record.completionTokens += 1
-            case .finished(let c, let reason, _):
+            case .finished(let c, let reason):
                 states[c].finishReason = reason
             }
         }
@@ -66,7 +66,7 @@ struct CompletionService: Sendable {
                         offsets[c] += token.text.count
                         completionTokens += 1
                         record.completionTokens = completionTokens
-                    case .finished(let c, let reason, _):
+                    case .finished(let c, let reason):
                         try await send(formatter.chunk(choice: c, token: nil, finishReason: reason, textOffset: offsets[c],
                                                        includeUsage: job.includeUsage).text)
                     }

@@ -5,8 +5,8 @@ import Models
 /// What a submitted request hears from the scheduler.
 enum ChoiceEvent: Sendable {
     case token(choice: Int, GeneratedToken)
-    /// The choice is complete: why, and how many tokens its prompt had.
-    case finished(choice: Int, reason: StopReason, promptTokens: Int)
+    /// The choice is complete, for this reason.
+    case finished(choice: Int, reason: StopReason)
 }
 
 /// Runs every request of the server through one `BatchGenerator` on a thread of its own: up to
@@ -135,7 +135,7 @@ final class GenerationScheduler: @unchecked Sendable {
             if queueHead > 256 && queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
             if cancelled.contains(r.id) {
                 condition.unlock()
-                close(r.id, reason: .cancelled, promptTokens: r.prompt.count)
+                close(r.id, reason: .cancelled)
                 condition.lock()
                 continue
             }
@@ -161,11 +161,11 @@ final class GenerationScheduler: @unchecked Sendable {
     }
 
     private func finish(_ result: BatchResult) {
-        close(result.id, reason: result.stopReason, promptTokens: result.promptTokens)
+        close(result.id, reason: result.stopReason)
     }
 
     /// Ends sequence `id`: reports how, forgets it, and finishes its request's stream after its last choice.
-    private func close(_ id: Int, reason: StopReason = .cancelled, promptTokens: Int = 0, error: Error? = nil) {
+    private func close(_ id: Int, reason: StopReason = .cancelled, error: Error? = nil) {
         condition.lock()
         let r = routes.removeValue(forKey: id)
         cancelled.remove(id)
@@ -174,7 +174,7 @@ final class GenerationScheduler: @unchecked Sendable {
         condition.unlock()
         guard let r else { return }
         if let error { r.continuation.finish(throwing: error); return }
-        r.continuation.yield(.finished(choice: r.choice, reason: reason, promptTokens: promptTokens))
+        r.continuation.yield(.finished(choice: r.choice, reason: reason))
         r.group.remaining -= 1
         if r.group.remaining == 0 { r.continuation.finish() }
     }

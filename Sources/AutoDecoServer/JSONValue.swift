@@ -1,3 +1,5 @@
+import ModelFiles
+
 /// A JSON value written by hand: keys stay in the order given (responses read like OpenAI's),
 /// floats print in their shortest form (0.3, not 0.30000001192092896), and a non-finite number
 /// becomes null instead of invalid JSON.
@@ -30,7 +32,7 @@ public enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
             out += "{"
             for (i, (key, value)) in fields.enumerated() {
                 if i > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
+                out += JSONText.quoted(key)
                 out += ":"
                 value.write(to: &out)
             }
@@ -42,29 +44,11 @@ public enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
                 item.write(to: &out)
             }
             out += "]"
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): out += JSONText.quoted(s)
         case .int(let i): out += String(i)
         case .float(let f): out += f.isFinite ? "\(f)" : "null"
         case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
         }
-    }
-
-    private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }
