@@ -27,11 +27,7 @@ struct DiagnoseCommand: ParsableCommand {
     @Option(name: .customLong("tokens-out"), help: "Write the per-token terms (g, v, delta, gains, entropy) as JSON Lines here.")
     var tokensOut: String?
 
-    @Option(name: .long, help: "Write the report as JSON here.")
-    var out: String?
-
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
+    @OptionGroup var output: JSONReportOptions
 
     func run() throws {
         let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions))
@@ -46,7 +42,6 @@ struct DiagnoseCommand: ParsableCommand {
         let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let text = try e.encode(report)
-        if let out { try AtomicWrite.write(text, to: out) }
         if let tokensOut {
             let lines = tokens.map {
                 JSONLines.encode(["g": $0.g, "v": $0.v, "delta": $0.delta, "actual_gain": $0.actualGain,
@@ -54,6 +49,6 @@ struct DiagnoseCommand: ParsableCommand {
             }
             try AtomicWrite.write(lines.reduce(into: Data()) { $0.append($1) }, to: tokensOut)
         }
-        if json { Console.out(String(decoding: text, as: UTF8.self) + "\n") }
+        try output.emit(text)
     }
 }

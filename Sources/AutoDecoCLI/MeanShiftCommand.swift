@@ -21,11 +21,7 @@ struct MeanShiftCommand: ParsableCommand {
     @Option(name: .long, help: "Training file (JSON Lines: prompt, completion), e.g. the heads' own training data.")
     var data: String
 
-    @Option(name: .long, help: "Also write the result as JSON to this file.")
-    var out: String?
-
-    @Flag(name: .long, help: "Print the result as JSON on stdout.")
-    var json = false
+    @OptionGroup var output: JSONReportOptions
 
     func run() throws {
         let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions))
@@ -41,7 +37,6 @@ struct MeanShiftCommand: ParsableCommand {
         object["method"] = m.method.description
         object["data"] = data
         let text = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        if let out { try AtomicWrite.write(text, to: out) }
-        if json { Console.out(String(decoding: text, as: UTF8.self) + "\n") }
+        try output.emit(text)
     }
 }
