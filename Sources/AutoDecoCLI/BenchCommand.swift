@@ -144,7 +144,8 @@ struct BenchCommand: ParsableCommand {
         Console.out("| ----- | ---: | ------- | ------: | ---: | --: |\n")
         for r in rows {
             let s = stats(r.samples)
-            Console.out(String(format: "| %@ | %@ | Swift CPU | %d | %@ | %.2f ± %.2f |\n", name, size, m.pool.threadCount, r.test, s.mean, s.sd))
+            // Interpolation, not %d/%@: String(format:) read a garbage thread count here on Linux.
+            Console.out("| \(name) | \(size) | Swift CPU | \(m.pool.threadCount) | \(r.test) | " + String(format: "%.2f ± %.2f |\n", s.mean, s.sd))
         }
         if profile && stepProfile.passes > 0 {
             Console.out("\n" + ProfileTable(profile: stepProfile, weights: m.weights).markdown())

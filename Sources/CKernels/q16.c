@@ -23,7 +23,7 @@ static float f16_to_f32(uint16_t h) {
 static uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
 static int force_portable = 0;
-int ad_kernels_force_portable(int on) { int old = force_portable; force_portable = on; return old; }
+int ad_kernels_force_portable(int on) { int old = force_portable; if (on >= 0) force_portable = on; return old; }
 
 // MARK: - portable
 

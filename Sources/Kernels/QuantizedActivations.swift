@@ -39,9 +39,18 @@ extension MatMul {
                               _ y: UnsafeMutablePointer<Float>, ldy: Int, rows range: Range<Int>) {
         precondition(w.acceptsQuantizedActivations && w.cols == x.cols)
         guard !range.isEmpty, tokens > 0 else { return }
-        ad_gemm_q16(w.format == .q4_1 ? 1 : 2, w.data, w.rowBytes, Int32(w.cols), Int32(range.lowerBound),
+        let format: Int32 = w.format == .q4_1 ? 1 : 2
+        if let packed = w.packed {
+            ad_gemm_packed16(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
+                             x.values, x.scales, x.sums, Int32(tokens), y, ldy)
+            return
+        }
+        ad_gemm_q16(format, w.data, w.rowBytes, Int32(w.cols), Int32(range.lowerBound),
                    Int32(range.upperBound), x.values, x.scales, x.sums, Int32(tokens), y, ldy)
     }
+
+    /// Whether packed matrices run the AVX-512 VNNI kernel here (else the portable loop).
+    public static var packedKernelsUseVNNI: Bool { ad_kernels_have_vnni() != 0 && ad_kernels_force_portable(-1) == 0 }
 
     /// Whether the integer kernels use AVX2 on this CPU (else a portable C loop).
     public static var integerKernelsUseAVX2: Bool { ad_kernels_use_avx2() != 0 }

@@ -7,6 +7,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let cols: Int
     public let data: UnsafeRawPointer
     public let rowBytes: Int
+    /// A 16-row packed copy for the AVX-512 VNNI integer kernels (see `packedInto16Rows`), or nil.
+    public internal(set) var packed: PackedRows16?
 
     public init(format: WeightFormat, rows: Int, cols: Int, data: UnsafeRawPointer) {
         precondition(cols % format.block.values == 0, "cols must be a multiple of the block size")

@@ -49,6 +49,17 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, Int32(MADV_WILLNEED))
     }
 
+    /// Drops the whole pages inside `start ..< start + count` (part of a read-only file mapping)
+    /// from this process's resident set; they stay valid and are read back from the page cache
+    /// (or the file) on the next access. Pages shared with bytes outside the range are kept.
+    public static func releaseResidentPages(_ start: UnsafeRawPointer, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Int(bitPattern: start) + page - 1) / page * page
+        let hi = (Int(bitPattern: start) + count) / page * page
+        guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+        _ = madvise(p, hi - lo, Int32(MADV_DONTNEED))
+    }
+
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }

@@ -68,8 +68,12 @@ public final class LlamaModel: @unchecked Sendable {
         file = gguf
         self.precision = precision
         config = try ModelConfig(gguf: gguf)
-        weights = try LlamaWeights(gguf: gguf, config: config)
+        var weights = try LlamaWeights(gguf: gguf, config: config)
         pool = ThreadPool.shared(threads: threads)
+        if precision == .int16 && IntegerKernelChoice.current.packsWeights {
+            weights.packForIntegerKernels(pool: pool)
+        }
+        self.weights = weights
         rope = Rope(dims: config.headDim, base: config.ropeBase, style: config.ropeStyle)
     }
 
@@ -268,8 +272,10 @@ public final class LlamaModel: @unchecked Sendable {
             blockSums(input, cols: cols, into: sums)
         }
         let n = pool.threadCount
+        // Packed matrices compute 16 rows at a time: split on multiples of 16.
+        let unit = mats.allSatisfy { $0.0.packed != nil } ? 16 : 1
         pool.run { thread in
-            let lo = total * thread / n, hi = total * (thread + 1) / n
+            let lo = (total / unit) * thread / n * unit, hi = thread == n - 1 ? total : (total / unit) * (thread + 1) / n * unit
             var base = 0
             for (w, out) in mats {
                 let a = max(lo, base) - base, b = min(hi, base + w.rows) - base

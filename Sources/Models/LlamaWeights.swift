@@ -15,10 +15,10 @@ public struct LayerWeights: @unchecked Sendable {
 /// All weights of a Llama-family model, checked against its configuration.
 public struct LlamaWeights: @unchecked Sendable {
     public let tokenEmbedding: WeightMatrix // [vocab, hidden]
-    public let layers: [LayerWeights]
+    public private(set) var layers: [LayerWeights]
     public let outputNorm: [Float]          // [hidden]
     /// The LM head [vocab, hidden]; the token embedding when the model ties them.
-    public let output: WeightMatrix
+    public private(set) var output: WeightMatrix
     public let tiedEmbeddings: Bool
 
     public init(gguf f: GGUFFile, config c: ModelConfig) throws {
@@ -64,6 +64,26 @@ public struct LlamaWeights: @unchecked Sendable {
                 down: try matrix(p + "ffn_down.weight", rows: c.hidden, cols: c.ffn)))
         }
         layers = ls
+    }
+
+    /// Gives every Q4_1 / Q8_0 matrix product operand (the layers' matrices and the LM head; not
+    /// the embedding lookup) a 16-row packed copy for the AVX-512 VNNI kernels.
+    /// Each matrix's pages of the mapped file leave the resident set once it is packed (they fault
+    /// back in if the float path or an embedding lookup reads them): the weights are never
+    /// resident twice over, and the peak stays near one copy (the LM head, the largest, first).
+    mutating func packForIntegerKernels(pool: ThreadPool) {
+        func pack(_ w: WeightMatrix) -> WeightMatrix {
+            guard w.acceptsQuantizedActivations else { return w }
+            let packed = w.packedInto16Rows(pool: pool)
+            MappedFile.releaseResidentPages(w.data, count: w.byteCount)
+            return packed
+        }
+        output = pack(output)
+        layers = layers.map { l in
+            LayerWeights(attnNorm: l.attnNorm, wq: pack(l.wq), wk: pack(l.wk), wv: pack(l.wv), wo: pack(l.wo),
+                         bq: l.bq, bk: l.bk, bv: l.bv, qNorm: l.qNorm, kNorm: l.kNorm, ffnNorm: l.ffnNorm,
+                         gate: pack(l.gate), up: pack(l.up), down: pack(l.down))
+        }
     }
 
     static func format(_ info: GGUFTensorInfo, path: String) throws -> WeightFormat {

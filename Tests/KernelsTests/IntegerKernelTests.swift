@@ -40,13 +40,15 @@ import Kernels
         let bytes = (0..<rows).flatMap { Quantizer.quantize(Array(w[($0 * cols)..<(($0 + 1) * cols)]), to: format) }
         let x = (0..<tokens).flatMap { KernelTests.randomRow(cols, seed: 900 + $0).map { $0 * 3 } }
         var (q, d, s) = Self.quantized(x, cols: cols)
-        for portable in [false, true] {
+        // GGUF layout (AVX2 and portable), then 16-row packed (VNNI where the CPU has it, and portable).
+        for (packed, portable) in [(false, false), (false, true), (true, false), (true, true)] {
             let previous = MatMul.forcePortableIntegerKernels(portable)
             defer { MatMul.forcePortableIntegerKernels(previous) }
             var y = [Float](repeating: .nan, count: tokens * rows)
             var dequantized = [Float](repeating: 0, count: cols)
             bytes.withUnsafeBytes { b in
-                let m = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
+                let plain = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
+                let m = packed ? plain.packedInto16Rows(pool: ThreadPool.shared(threads: 2)) : plain
                 let a = QuantizedActivations(values: &q, scales: &d, sums: &s, cols: cols)
                 MatMul.matmul(m, a, tokens: tokens, &y, ldy: rows, rows: 0..<rows)
                 for r in 0..<rows {
@@ -67,10 +69,44 @@ import Kernels
                             }
                         }
                         let got = Double(y[t * rows + r])
-                        #expect(abs(got - exact) <= 1e-4 * max(1, abs(exact)), "\(format) portable=\(portable) t=\(t) r=\(r): \(got) vs \(exact)")
+                        #expect(abs(got - exact) <= 1e-4 * max(1, abs(exact)), "\(format) packed=\(packed) portable=\(portable) t=\(t) r=\(r): \(got) vs \(exact)")
                     }
                 }
             }
+        }
+    }
+
+    /// The packed kernels: VNNI and the portable loop do the same arithmetic lane by lane, so they
+    /// must agree to the bit, for any row range (groups split between threads write only their
+    /// rows) and any token count (tiles of 8, chunks of 64).
+    @Test(arguments: [WeightFormat.q4_1, .q8_0])
+    func packedKernelIsBitIdenticalToItsPortableLoopAndWritesOnlyItsRows(format: WeightFormat) throws {
+        try #require(PackedRows16.supportedByThisCPU, "no AVX-512 VNNI on this CPU: only the portable packed loop runs")
+        let rows = 53, cols = 96, tokens = 70
+        let bytes = (0..<rows).flatMap { Quantizer.quantize(KernelTests.randomRow(cols, seed: 40 + $0), to: format) }
+        let x = (0..<tokens).flatMap { KernelTests.randomRow(cols, seed: 300 + $0).map { $0 * 2 } }
+        var (q, d, s) = Self.quantized(x, cols: cols)
+        for range in [0..<rows, 5..<37, 16..<32, 50..<53] {
+            var results = [[Float]]()
+            for portable in [false, true] {
+                let previous = MatMul.forcePortableIntegerKernels(portable)
+                defer { MatMul.forcePortableIntegerKernels(previous) }
+                var y = [Float](repeating: .nan, count: tokens * rows)
+                bytes.withUnsafeBytes { b in
+                    let m = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
+                        .packedInto16Rows(pool: ThreadPool.shared(threads: 2))
+                    MatMul.matmul(m, QuantizedActivations(values: &q, scales: &d, sums: &s, cols: cols), tokens: tokens,
+                                  &y, ldy: rows, rows: range)
+                }
+                for t in 0..<tokens {
+                    for r in 0..<rows {
+                        let v = y[t * rows + r]
+                        #expect(range.contains(r) ? !v.isNaN : v.isNaN, "portable=\(portable) range \(range) t=\(t) r=\(r)")
+                    }
+                }
+                results.append(y)
+            }
+            #expect(zip(results[0], results[1]).allSatisfy { $0.bitPattern == $1.bitPattern }, "range \(range)")
         }
     }
 
@@ -80,10 +116,14 @@ import Kernels
         return Float(Float16(bitPattern: UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8))
     }
 
-    @Test func avx2IsUsedOnThisMachineWhenAvailable() throws {
+    @Test func avx2AndVNNIAreUsedOnThisMachineWhenAvailable() throws {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         if cpuinfo.contains(" avx2 ") && cpuinfo.contains(" fma ") && cpuinfo.contains(" f16c ") {
             #expect(MatMul.integerKernelsUseAVX2)
         }
+        let vnni = [" avx512f ", " avx512bw ", " avx512vl ", " avx512_vnni "].allSatisfy { cpuinfo.contains($0) }
+        #expect(PackedRows16.supportedByThisCPU == vnni)
+        #expect(MatMul.packedKernelsUseVNNI == vnni)
+        if vnni && ProcessInfo.processInfo.environment["AUTODECO_KERNELS"] == nil { #expect(IntegerKernelChoice.current == .vnni) }
     }
 }

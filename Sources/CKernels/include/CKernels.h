@@ -23,7 +23,26 @@ void ad_gemm_q16(int format, const void *w, long row_bytes, int cols, int r0, in
 /// 1 when the AVX2 kernels run on this CPU, 0 when the portable ones do.
 int ad_kernels_use_avx2(void);
 
-/// Forces the portable kernels (for tests comparing both paths); returns the previous setting.
+/// Forces the portable kernels (1) or lets the fastest run (0), for tests comparing both paths;
+/// -1 only reads the setting. Returns the previous setting.
 int ad_kernels_force_portable(int on);
+
+// MARK: - 16-row packed weights (packed16.c): the AVX-512 VNNI layout
+
+/// Bytes of the packed form of a rows x cols Q4_1 (format 1) or Q8_0 (format 2) matrix.
+long ad_packed16_bytes(int format, int rows, int cols);
+
+/// Packs row groups g0 ..< g1 (rows 16 g ..< 16 g + 16) of a GGUF-layout matrix into `packed`
+/// (which holds ad_packed16_bytes); rows past `rows` are zero.
+void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, int g0, int g1, void *packed);
+
+/// y[t * ldy + r] = dot(W[r], X[t]) for rows r0 ..< r1 and tokens 0 ..< tokens over packed
+/// weights; X as in ad_gemm_q16. AVX-512 VNNI when the CPU has it (and the portable kernels are
+/// not forced), else a portable loop with the same arithmetic (bit-identical results).
+void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
+                      const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy);
+
+/// 1 when this CPU runs the AVX-512 VNNI kernels.
+int ad_kernels_have_vnni(void);
 
 #endif

@@ -1,0 +1,28 @@
+import CKernels
+import Foundation
+
+/// Which integer matrix-product kernels run: the fastest this CPU has, or an older path chosen
+/// with `AUTODECO_KERNELS=avx2|portable` (to compare them on one machine, or to rule a kernel out).
+public enum IntegerKernelChoice: String, Sendable, CaseIterable {
+    /// 16-row packed weights and AVX-512 VNNI (`vpdpwssd`).
+    case vnni
+    /// GGUF-layout weights, AVX2 `vpmaddwd` (one row x up to 4 tokens per tile).
+    case avx2
+    /// GGUF-layout weights, plain C loops.
+    case portable
+
+    /// `AUTODECO_KERNELS` if set and runnable here, else the fastest this CPU supports. Choosing
+    /// `portable` also switches the unpacked kernels to their portable loops.
+    public static let current: IntegerKernelChoice = {
+        let best: IntegerKernelChoice = PackedRows16.supportedByThisCPU ? .vnni : (ad_kernels_use_avx2() != 0 ? .avx2 : .portable)
+        guard let name = ProcessInfo.processInfo.environment["AUTODECO_KERNELS"], let asked = IntegerKernelChoice(rawValue: name)
+        else { return best }
+        if asked == .portable { _ = ad_kernels_force_portable(1) }
+        if asked == .vnni && best != .vnni { return best }
+        if asked == .avx2 && best == .portable { return best }
+        return asked
+    }()
+
+    /// Whether models pack their Q4_1 / Q8_0 matrices at load.
+    public var packsWeights: Bool { self == .vnni }
+}
