@@ -43,6 +43,45 @@ public enum VectorOps {
         return m
     }
 
+    /// Writes the indices i with x[i] >= floor to `out` (room for n), in increasing order, and
+    /// returns how many. A 16-lane compare skips the blocks where none qualifies: a sampler's
+    /// candidate scan over 49k weights of which a few hundred pass costs one SIMD pass.
+    public static func indices(of x: UnsafePointer<Float>, n: Int, atLeast floor: Float,
+                               into out: UnsafeMutablePointer<Int32>) -> Int {
+        var count = 0, i = 0
+        let f = SIMD16<Float>(repeating: floor)
+        while i + 16 <= n {
+            let v = loadSIMD16(x + i)
+            if any(v .>= f) {
+                for j in 0..<16 where v[j] >= floor { out[count] = Int32(i + j); count += 1 }
+            }
+            i += 16
+        }
+        while i < n {
+            if x[i] >= floor { out[count] = Int32(i); count += 1 }
+            i += 1
+        }
+        return count
+    }
+
+    /// The weight of the tokens ranked before token x when w[0..<n] is sorted by weight, higher
+    /// first and ties to the lower index: sum of w[i] > w[x], plus w[i] == w[x] for i < x. One
+    /// 16-lane pass (a token's place in a top-p nucleus without sorting).
+    public static func massRankedBefore(_ w: UnsafePointer<Float>, n: Int, index x: Int) -> Float {
+        let wx = w[x], t = SIMD16<Float>(repeating: wx)
+        var acc = SIMD16<Float>()
+        var i = 0
+        // Before x, ties rank ahead (>=); after it, only heavier weights do (>).
+        while i + 16 <= x { let v = loadSIMD16(w + i); acc += v.replacing(with: 0, where: v .< t); i += 16 }
+        var total: Float = 0
+        while i < x { if w[i] >= wx { total += w[i] }; i += 1 }
+        i = x + 1
+        while i < n && i % 16 != 0 { if w[i] > wx { total += w[i] }; i += 1 }
+        while i + 16 <= n { let v = loadSIMD16(w + i); acc += v.replacing(with: 0, where: v .<= t); i += 16 }
+        while i < n { if w[i] > wx { total += w[i] }; i += 1 }
+        return total + acc.sum()
+    }
+
     /// Index and value of the largest of x[0..<n] (the first one on ties). Eight independent
     /// running maxima (vectorised by the compiler), then one scan to find the index.
     @inline(__always)

@@ -62,6 +62,16 @@ struct SamplerTests {
         Self.check(Self.small, SamplingParameters(temperature: 1, topK: 5, topP: 0.8, minP: 0.1, seed: 5))
     }
 
+    /// Top-p from 0.8 up is drawn by rejection from the whole distribution; the nucleus edge
+    /// must match the full sort, including ties (equal weights rank by lower id).
+    @Test func wideNucleiByRejectionMatchTheFullSort() {
+        Self.check(Self.small, SamplingParameters(temperature: 1.2, topK: 0, topP: 0.95, minP: 0, seed: 12))
+        Self.check(Self.small, SamplingParameters(temperature: 0.7, topK: 0, topP: 0.8, minP: 0, seed: 13))
+        let ties: [Float] = [1, 1, 1, 1, 1, -5]
+        Self.check(ties, SamplingParameters(temperature: 1, topK: 0, topP: 0.8, minP: 0, seed: 14))   // ids 0-3
+        Self.check(ties, SamplingParameters(temperature: 1, topK: 0, topP: 0.85, minP: 0, seed: 15))  // ids 0-4
+    }
+
     @Test func topPOnALargeVocabularyMatchesAFullSort() {
         // 49152 logits like a real LM head: a few strong candidates and a long tail whose mass matters.
         var g = SeededGenerator(seed: 42)

@@ -204,3 +204,33 @@ struct RadixSortTests {
         #expect(order.map(Int.init) == expected)
     }
 }
+
+/// The scans behind the sampler's top-p: against brute force, with ties and odd lengths.
+struct SamplerScanTests {
+    static func weights(_ n: Int, seed: Int) -> [Float] {
+        // Coarse values (multiples of 1/8) so ties are common.
+        KernelTests.randomRow(n, seed: seed).map { ($0 * 4).rounded() / 8 + 1 }
+    }
+
+    @Test(arguments: [1, 15, 16, 17, 100, 1003])
+    func indicesAtLeastAFloorAreTheBruteForceOnes(n: Int) {
+        let w = Self.weights(n, seed: n)
+        for floor in [Float(0.5), 1.0, 1.25, 2.0, 9] {
+            var out = [Int32](repeating: -1, count: n)
+            let count = VectorOps.indices(of: w, n: n, atLeast: floor, into: &out)
+            #expect(Array(out.prefix(count)) == w.indices.filter { w[$0] >= floor }.map { Int32($0) }, "n \(n) floor \(floor)")
+        }
+    }
+
+    @Test(arguments: [1, 15, 16, 17, 100, 1003])
+    func massRankedBeforeFollowsTheDescendingOrderWithTiesToTheLowerIndex(n: Int) {
+        let w = Self.weights(n, seed: 7 * n)
+        let order = w.indices.sorted { w[$0] > w[$1] || (w[$0] == w[$1] && $0 < $1) }
+        var before = 0.0
+        for x in order {
+            let got = VectorOps.massRankedBefore(w, n: n, index: x)
+            #expect(abs(Double(got) - before) <= 1e-5 * max(1, before), "n \(n) index \(x): \(got) vs \(before)")
+            before += Double(w[x])
+        }
+    }
+}

@@ -86,20 +86,33 @@ public struct Sampler {
             if logZ.isNaN { logZ = maxLogit + logf(sums.raw) }
             w = UnsafePointer(buffer)
         }
+        if k == 0 && usesTopP && p.minP <= 0 && topP >= 0.8 {
+            // A wide nucleus (AutoDeco's heads mostly predict P > 0.9, where the candidate search
+            // below ends up listing most of the vocabulary): draw from the whole distribution by
+            // inverse CDF and accept the token if it lies inside the nucleus (the weight ranked
+            // before it is under topP of the total). Rejection sampling from p restricted to the
+            // nucleus is exactly p renormalised on it; a draw is rejected with probability ~1 - P.
+            for _ in 0..<8 {
+                let x = VectorOps.searchCumulative(w, n: n, target: Float(rng.nextUnit()) * total)
+                if w[x] > 0 && VectorOps.massRankedBefore(w, n: n, index: x) < topP * total { return result(x) }
+            }
+            // Eight rejections in a row (a nucleus far below topP of the draws): the exact search.
+        }
         // Candidate floor: min-p never keeps weights below minP (the top weight is 1). Top-k needs
         // k candidates; top-p alone needs their mass to reach topP of the total; top-p after top-k
         // needs the whole top-k set, so there min-p cannot stop the search early.
         let minPFloor: Float = p.minP > 0 ? min(p.minP, 1) : 0
         let minPStops = !(k > 0 && usesTopP)
         var floor = max(Float(3.4e-4), minPStops ? minPFloor : 0)  // e^-8 of the top weight
-        let candidates = buffers.candidates(n)
+        let candidates = buffers.candidates(n), ids = buffers.ids(n)
         var count = 0
         while true {
-            count = 0
+            count = VectorOps.indices(of: w, n: n, atLeast: floor, into: ids)
             var mass: Float = 0
-            for i in 0..<n where w[i] >= floor {
-                candidates[count] = Candidate(weight: w[i], id: Int32(i)); count += 1
-                mass += w[i]
+            for j in 0..<count {
+                let weight = w[Int(ids[j])]
+                candidates[j] = Candidate(weight: weight, id: ids[j])
+                mass += weight
             }
             let enough = (k > 0 && count >= k) || (k == 0 && usesTopP && mass >= topP * total) || (k == 0 && !usesTopP)
             if enough || (minPStops && floor <= minPFloor) || count == n || floor == 0 { break }
@@ -161,12 +174,14 @@ func sortDescending(_ a: UnsafeMutablePointer<Candidate>, _ n: Int) {
 final class SamplerBuffers {
     private var w: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Candidate>?, k: UnsafeMutablePointer<Candidate>?
     private var s: UnsafeMutablePointer<Float>?
+    private var i: UnsafeMutablePointer<Int32>?
     private var capacity = 0
 
     private func reserve(_ n: Int) {
         guard n > capacity else { return }
-        w?.deallocate(); c?.deallocate(); k?.deallocate(); s?.deallocate()
+        w?.deallocate(); c?.deallocate(); k?.deallocate(); s?.deallocate(); i?.deallocate()
         w = .allocate(capacity: n); c = .allocate(capacity: n); k = .allocate(capacity: n); s = .allocate(capacity: n)
+        i = .allocate(capacity: n)
         capacity = n
     }
 
@@ -175,6 +190,8 @@ final class SamplerBuffers {
     func scaledLogits(_ n: Int) -> UnsafeMutablePointer<Float> { reserve(n); return s! }
     func candidates(_ n: Int) -> UnsafeMutablePointer<Candidate> { reserve(n); return c! }
     func kept(_ n: Int) -> UnsafeMutablePointer<Candidate> { reserve(n); return k! }
+    /// Token ids of the candidates, before their weights are attached.
+    func ids(_ n: Int) -> UnsafeMutablePointer<Int32> { reserve(n); return i! }
 
     /// Histogram of weights by their float bits (positive floats order like their bit patterns):
     /// 32 buckets per octave, so a bucket spans weights within a factor 2^(1/32).
@@ -220,5 +237,5 @@ final class SamplerBuffers {
         }
     }
 
-    deinit { w?.deallocate(); c?.deallocate(); k?.deallocate(); s?.deallocate() }
+    deinit { w?.deallocate(); c?.deallocate(); k?.deallocate(); s?.deallocate(); i?.deallocate() }
 }
