@@ -111,6 +111,26 @@ struct KernelTests {
         #expect(abs(out[0] - 3 / r) < 1e-6 && abs(out[1] - 8 / r) < 1e-6)
     }
 
+    /// The SIMD softmax and SwiGLU against float64, over lengths with SIMD tails, extreme inputs
+    /// (SiLU of -200 and 200, a -1000 logit) included.
+    @Test(arguments: [5, 8, 21, 64])
+    func simdSoftmaxAndSwiGLUMatchFloat64(n: Int) {
+        var x = KernelTests.randomRow(n, seed: n).map { $0 * 6 }
+        x[0] = -1000
+        let m = Double(x.max()!), e = x.map { exp(Double($0) - m) }, z = e.reduce(0, +)
+        var y = x
+        VectorOps.softmax(&y, n: n)
+        for i in 0..<n { #expect(abs(Double(y[i]) - e[i] / z) <= 1e-6, "softmax n \(n) i \(i)") }
+        var gate = KernelTests.randomRow(n, seed: 2 * n).map { $0 * 10 }
+        gate[0] = -200; gate[n - 1] = 200; gate[1] = 0
+        let up = KernelTests.randomRow(n, seed: 3 * n)
+        let expected = (0..<n).map { Double(gate[$0]) / (1 + exp(-Double(gate[$0]))) * Double(up[$0]) }
+        VectorOps.swiglu(&gate, up, n: n)
+        for i in 0..<n {
+            #expect(abs(Double(gate[i]) - expected[i]) <= 1e-6 * max(1, abs(expected[i])), "swiglu n \(n) i \(i): \(gate[i]) vs \(expected[i])")
+        }
+    }
+
     @Test func threadPoolRunsEveryIndexOnceAndManyTimes() {
         let pool = ThreadPool.shared(threads: 2)
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2)
