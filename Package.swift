@@ -30,8 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // Layer 1: hot loops on raw buffers. CKernels holds the int8 dot products that Swift
-        // cannot express (vpmaddubsw; measured in docs/performance.md), with a portable fallback.
+        // Layer 1: hot loops on raw buffers. CKernels holds the int16 dot products that Swift
+        // cannot express (vpmaddwd, vpdpwssd; measured in docs/performance.md), with portable loops.
         .target(name: "CKernels"),
         .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: common),
         // Layer 2: file formats (GGUF, npy), memory-mapped and validated.

@@ -14,6 +14,7 @@
 //   Q8_0 unit (544 bytes): d[16] f16, q[512]: for pair k in 0..<16, byte 32k + 2r + j = w[r][2k + j].
 // Same size as the GGUF blocks. Rows past the end of the matrix are zero.
 #include "CKernels.h"
+#include "half.h"
 #include <math.h>
 #include <string.h>
 
@@ -51,20 +52,7 @@ void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, in
     }
 }
 
-static float half_to_float(const uint8_t *p) {
-    uint16_t h; memcpy(&h, p, 2);
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (mant == 0) { bits = sign; }
-        else {
-            int e = -1;
-            do { e++; mant <<= 1; } while (!(mant & 0x400));
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
-        }
-    } else if (exp == 31) { bits = sign | 0x7f800000 | (mant << 13); }
-    else { bits = sign | ((exp + 127 - 15) << 23) | (mant << 13); }
-    float f; memcpy(&f, &bits, 4); return f;
-}
+static float half_to_float(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return f16_to_f32(h); }
 
 // MARK: - portable (the same arithmetic as the VNNI path, lane by lane: bit-identical results)
 

@@ -1,24 +1,11 @@
 // int16 activations times Q4_1 / Q8_0 weights: an AVX2 path (runtime-detected) and a portable one.
 #include "CKernels.h"
+#include "half.h"
 #include <math.h>
 #include <string.h>
 
 enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
 #define QMAX 32767.0f
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (mant == 0) { bits = sign; }
-        else {  // subnormal: normalise
-            int e = -1;
-            do { e++; mant <<= 1; } while (!(mant & 0x400));
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
-        }
-    } else if (exp == 31) { bits = sign | 0x7f800000 | (mant << 13); }
-    else { bits = sign | ((exp + 127 - 15) << 23) | (mant << 13); }
-    float f; memcpy(&f, &bits, 4); return f;
-}
 
 static uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 

@@ -52,6 +52,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Drops the whole pages inside `start ..< start + count` (part of a read-only file mapping)
     /// from this process's resident set; they stay valid and are read back from the page cache
     /// (or the file) on the next access. Pages shared with bytes outside the range are kept.
+    /// Only for memory inside a `MappedFile` (never written): on anonymous memory the same call
+    /// would zero the pages.
     public static func releaseResidentPages(_ start: UnsafeRawPointer, count: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = (Int(bitPattern: start) + page - 1) / page * page

@@ -5,7 +5,8 @@
 // sx[b] = the exact float sum of the block (for the Q4_1 offset term). 8 bits, as llama.cpp
 // uses, cost this model 5x llama.cpp's own KL to an exact forward pass (outlier channels before
 // the attention projections); 16 bits stay within 1e-5 and cost one extra widening per block.
-// Weights stay in their GGUF block layout.
+// Weights are in their GGUF block layout (ad_gemm_q16) or repacked 16 rows at a time for
+// AVX-512 VNNI (ad_gemm_packed16, packed16.c).
 #ifndef AUTODECO_CKERNELS_H
 #define AUTODECO_CKERNELS_H
 #include <stdint.h>
