@@ -15,7 +15,7 @@ public final class PackedRows16: @unchecked Sendable {
     /// Packs `w` (Q4_1 or Q8_0), row groups spread over `pool`'s threads.
     public init(_ w: WeightMatrix, pool: ThreadPool) {
         precondition(w.acceptsQuantizedActivations, "only Q4_1 and Q8_0 are packed")
-        let format = Int32(w.format == .q4_1 ? 1 : 2)
+        let format = w.integerKernelFormat
         byteCount = ad_packed16_bytes(format, Int32(w.rows), Int32(w.cols))
         bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         let groups = (w.rows + 15) / 16

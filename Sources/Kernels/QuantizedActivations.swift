@@ -29,6 +29,9 @@ public struct QuantizedActivations {
 extension WeightMatrix {
     /// Whether `MatMul.matmul(_:_:tokens:...)` with integer activations handles this format.
     public var acceptsQuantizedActivations: Bool { format == .q4_1 || format == .q8_0 }
+
+    /// The C kernels' name for this matrix's format (1 = Q4_1, 2 = Q8_0).
+    var integerKernelFormat: Int32 { format == .q4_1 ? 1 : 2 }
 }
 
 extension MatMul {
@@ -39,7 +42,7 @@ extension MatMul {
                               _ y: UnsafeMutablePointer<Float>, ldy: Int, rows range: Range<Int>) {
         precondition(w.acceptsQuantizedActivations && w.cols == x.cols)
         guard !range.isEmpty, tokens > 0 else { return }
-        let format: Int32 = w.format == .q4_1 ? 1 : 2
+        let format = w.integerKernelFormat
         if let packed = w.packed {
             ad_gemm_packed16(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
                              x.values, x.scales, x.sums, Int32(tokens), y, ldy)

@@ -53,14 +53,13 @@ public enum VectorOps {
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
         var m = -Float.infinity
         for i in 0..<n where x[i] > m { m = x[i] }
-        var s: Float = 0, i = 0
-        var acc = SIMD8<Float>()
+        var acc = SIMD8<Float>(), i = 0
         let shift = SIMD8<Float>(repeating: m)
         while i + 8 <= n {
             let e = expSIMD(loadSIMD8(x + i) - shift)  // arguments <= 0: inside expSIMD's domain
             storeSIMD(e, x + i); acc += e; i += 8
         }
-        s = acc.sum()
+        var s = acc.sum()
         while i < n { let e = expf(x[i] - m); x[i] = e; s += e; i += 1 }
         let inv = 1 / s
         for i in 0..<n { x[i] *= inv }
@@ -100,7 +99,6 @@ public enum VectorOps {
         var total: Float = 0
         while i < x { if w[i] >= wx { total += w[i] }; i += 1 }
         i = x + 1
-        while i < n && i % 16 != 0 { if w[i] > wx { total += w[i] }; i += 1 }
         while i + 16 <= n { let v = loadSIMD16(w + i); acc += v.replacing(with: 0, where: v .<= t); i += 16 }
         while i < n { if w[i] > wx { total += w[i] }; i += 1 }
         return total + acc.sum()
