@@ -95,6 +95,7 @@ struct BenchCommand: ParsableCommand {
             var samples = [Double]()
             for rep in 0...repetitions {
                 var sampler = Sampler(parameters: .unfiltered(seed: UInt64(rep)))
+                sampler.computesLogprobs = false  // as in chat and eval; log-probabilities are an opt-in report
                 let ctx = m.makeContext(capacity: prompt.count + nGen)
                 var out = try m.forward(prompt, context: ctx, logits: .last)
                 let start = Date()

@@ -51,7 +51,7 @@ enum Console {
             case .token(let t):
                 tokens.append(t)
                 if json {
-                    jsonLine(["id": Int(t.id), "text": t.text, "logprob": Double(t.logprob),
+                    jsonLine(["id": Int(t.id), "text": t.text, "logprob": t.logprob.map { Double($0) as Any } ?? NSNull(),
                               "temperature": Double(t.temperature), "top_p": Double(t.topP)])
                 } else {
                     out(t.text)

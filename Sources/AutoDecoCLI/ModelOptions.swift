@@ -116,6 +116,6 @@ struct SamplingOptions: ParsableArguments {
         guard ctx >= 16 else { throw ValidationError("--ctx must be at least 16") }
         return GenerateParameters(maxTokens: maxTokens,
                                   sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: seed),
-                                  stopStrings: stop)
+                                  stopStrings: stop, logprobs: json)  // the JSON lines report them
     }
 }

@@ -106,7 +106,7 @@ struct CompletionFormatter {
                 return [("token", .string(t.text)), ("logprob", .float(logprob)), ("bytes", .array(t.bytes.map { .int(Int($0)) }))]
             }
             let content: [JSONValue] = tokens.map { tok in
-                .object(entry(tok.id, tok.logprob) + [("top_logprobs", .array(tok.topLogprobs.map { .object(entry($0.id, $0.logprob)) }))])
+                .object(entry(tok.id, tok.logprob ?? .nan) + [("top_logprobs", .array(tok.topLogprobs.map { .object(entry($0.id, $0.logprob)) }))])
             }
             return .object([("content", .array(content))])
         }
@@ -114,7 +114,7 @@ struct CompletionFormatter {
         for tok in tokens { offsets.append(.int(offset)); offset += tok.text.count }
         return .object([
             ("tokens", .array(tokens.map { .string(tokenText($0.id).text) })),
-            ("token_logprobs", .array(tokens.map { .float($0.logprob) })),
+            ("token_logprobs", .array(tokens.map { .float($0.logprob ?? .nan) })),
             ("top_logprobs", .array(tokens.map { tok in
                 // Distinct token strings can collide (byte pieces decode to U+FFFD): keep the first, the most probable.
                 var seen = Set<String>()

@@ -188,7 +188,7 @@ public struct CompletionJob: Sendable {
                                          topP: Float(b.topP ?? 1), minP: Float(b.minP ?? 0)),
             stopStrings: stops, stopOnEndOfGeneration: !(b.ignoreEOS ?? false),
             presencePenalty: Float(b.presencePenalty ?? 0), frequencyPenalty: Float(b.frequencyPenalty ?? 0),
-            topLogprobs: logprobs ? topLogprobs : 0)
+            logprobs: logprobs, topLogprobs: logprobs ? topLogprobs : 0)
         seed = b.seed.map { UInt64(bitPattern: Int64($0.value)) }
         stream = b.stream ?? false
         includeUsage = b.streamOptions?.includeUsage ?? false

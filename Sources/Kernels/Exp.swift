@@ -49,6 +49,28 @@ extension VectorOps {
         return total
     }
 
+    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. Two independent
+    /// vectors per iteration: the polynomial is a chain of dependent FMAs, and two chains in
+    /// flight keep the FMA units busier (measured in docs/performance.md).
+    public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
+                                into out: UnsafeMutablePointer<Float>) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let s = SIMD8<Float>(repeating: shift), k = SIMD8<Float>(repeating: scale)
+        var i = 0
+        while i + 16 <= n {
+            let e0 = expSIMD((loadSIMD8(x + i) - s) * k), e1 = expSIMD((loadSIMD8(x + i + 8) - s) * k)
+            storeSIMD(e0, out + i); storeSIMD(e1, out + i + 8)
+            acc0 += e0; acc1 += e1
+            i += 16
+        }
+        var total = (acc0 + acc1).sum()
+        while i < n {
+            out[i] = expSIMD(SIMD8(repeating: (x[i] - shift) * scale))[0]; total += out[i]
+            i += 1
+        }
+        return total
+    }
+
     /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum and, in the same
     /// pass, sum exp(x[i] - shift) (the unscaled partition function, for log-probabilities).
     public static func storeExpWithRawSum(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
@@ -78,15 +100,16 @@ extension VectorOps {
     public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
                                           eps: Float) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
         let iz = SIMD8<Float>(repeating: invZ), mu = SIMD8<Float>(repeating: mean), ep = SIMD8<Float>(repeating: eps)
-        var sq = SIMD8<Float>(), ent = SIMD8<Float>()
+        var sq = SIMD8<Float>(), ent = SIMD8<Float>(), sq1 = SIMD8<Float>(), ent1 = SIMD8<Float>()
         var i = 0
-        while i + 8 <= n {
-            let q = loadSIMD8(e + i) * iz
-            let d = q - mu
-            sq.addProduct(d, d)
-            ent.addProduct(q, logSIMD(q + ep))
-            i += 8
+        while i + 16 <= n {
+            let q0 = loadSIMD8(e + i) * iz, q1 = loadSIMD8(e + i + 8) * iz
+            let d0 = q0 - mu, d1 = q1 - mu
+            sq.addProduct(d0, d0); sq1.addProduct(d1, d1)
+            ent.addProduct(q0, logSIMD(q0 + ep)); ent1.addProduct(q1, logSIMD(q1 + ep))
+            i += 16
         }
+        sq += sq1; ent += ent1
         var sumSq = sq.sum(), sumEnt = ent.sum()
         while i < n {
             let q = e[i] * invZ
@@ -159,15 +182,18 @@ public func logSIMD(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let k = unsafeBitCast(kInt &+ 0x4B40_0000, to: SIMD8<Float>.self) - SIMD8(repeating: 12_582_912)
     let f = m - SIMD8(repeating: 1)
     let z = f * f
+    // Horner steps as explicit FMAs: Swift does not contract `y * f + c`; measured, the pass of
+    // AutoDeco's entropy went from 22 to 16 us per 24k values. (The same change made expSIMD slower:
+    // the vectoriser split it into scalar and 4-lane pieces.)
     var y = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
-    y = y * f - SIMD8(repeating: 1.151_461_031_0e-1)
-    y = y * f + SIMD8(repeating: 1.167_699_874_0e-1)
-    y = y * f - SIMD8(repeating: 1.242_014_084_6e-1)
-    y = y * f + SIMD8(repeating: 1.424_932_278_7e-1)
-    y = y * f - SIMD8(repeating: 1.666_805_766_5e-1)
-    y = y * f + SIMD8(repeating: 2.000_071_476_5e-1)
-    y = y * f - SIMD8(repeating: 2.499_999_399_3e-1)
-    y = y * f + SIMD8(repeating: 3.333_333_117_4e-1)
+    y = SIMD8(repeating: -1.151_461_031_0e-1).addingProduct(y, f)
+    y = SIMD8(repeating: 1.167_699_874_0e-1).addingProduct(y, f)
+    y = SIMD8(repeating: -1.242_014_084_6e-1).addingProduct(y, f)
+    y = SIMD8(repeating: 1.424_932_278_7e-1).addingProduct(y, f)
+    y = SIMD8(repeating: -1.666_805_766_5e-1).addingProduct(y, f)
+    y = SIMD8(repeating: 2.000_071_476_5e-1).addingProduct(y, f)
+    y = SIMD8(repeating: -2.499_999_399_3e-1).addingProduct(y, f)
+    y = SIMD8(repeating: 3.333_333_117_4e-1).addingProduct(y, f)
     y = y * f * z
     y = y.addingProduct(k, SIMD8(repeating: -2.121_944_40e-4))
     y = y.addingProduct(z, SIMD8(repeating: -0.5))

@@ -123,40 +123,25 @@ public enum VectorOps {
         return (j, best)
     }
 
-    /// The five largest of x[0..<n] in descending order (-inf where n < 5). Maxima of 64-value
-    /// blocks first (vectorised); the top five values lie in the five blocks with the largest
-    /// maxima, so only those 320 values are scanned one by one.
-    public static func top5(_ x: UnsafePointer<Float>, n: Int) -> [Float] {
-        let block = 64
-        let blocks = (n + block - 1) / block
-        var blockMax = [Float](repeating: -.infinity, count: blocks)
-        for b in 0..<blocks {
-            let lo = b * block, hi = min(n, lo + block)
-            if hi - lo == block {
-                var m0 = x[lo], m1 = x[lo + 1], m2 = x[lo + 2], m3 = x[lo + 3], m4 = x[lo + 4], m5 = x[lo + 5], m6 = x[lo + 6], m7 = x[lo + 7]
-                var i = lo + 8
-                while i < hi {
-                    m0 = Swift.max(m0, x[i]); m1 = Swift.max(m1, x[i + 1]); m2 = Swift.max(m2, x[i + 2]); m3 = Swift.max(m3, x[i + 3])
-                    m4 = Swift.max(m4, x[i + 4]); m5 = Swift.max(m5, x[i + 5]); m6 = Swift.max(m6, x[i + 6]); m7 = Swift.max(m7, x[i + 7])
-                    i += 8
-                }
-                blockMax[b] = Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
-            } else {
-                for i in lo..<hi { blockMax[b] = Swift.max(blockMax[b], x[i]) }
-            }
-        }
+    /// The five largest of x[0..<n]. One pass against the current fifth largest t: a block of 16
+    /// is looked at value by value only when one of its values beats t, which after the first
+    /// blocks is rare (the running top five changes about 5 ln(n/5) times in n values).
+    /// The test is integer arithmetic on x - t: every difference is negative (or -0) exactly when
+    /// every sign bit is set. A SIMD `.>` mask against a threshold that changes in the loop ran 60x
+    /// slower here (see docs/performance.md). Callers that split x merge the parts with `Top5.merge`.
+    public static func top5(_ x: UnsafePointer<Float>, n: Int) -> Top5 {
         var top = Top5()
-        var best = Top5()  // over block maxima, to pick the blocks
-        var bestBlocks = [Int](repeating: -1, count: 5)
-        for b in 0..<blocks {
-            if let slot = best.insert(blockMax[b]) {
-                bestBlocks.insert(b, at: slot); bestBlocks.removeLast()
+        var i = 0
+        while i + 16 <= n {
+            let t = SIMD8<Float>(repeating: top.v4)
+            let signs = unsafeBitCast(loadSIMD8(x + i) - t, to: SIMD8<Int32>.self) & unsafeBitCast(loadSIMD8(x + i + 8) - t, to: SIMD8<Int32>.self)
+            if (signs &>> 31).wrappedSum() != -8 {  // some x >= t (or NaN, which `insert` ignores)
+                for j in 0..<16 { top.insert(x[i + j]) }
             }
+            i += 16
         }
-        for b in bestBlocks where b >= 0 {
-            for i in (b * block)..<min(n, b * block + block) { _ = top.insert(x[i]) }
-        }
-        return [top.v0, top.v1, top.v2, top.v3, top.v4]
+        while i < n { top.insert(x[i]); i += 1 }
+        return top
     }
 
     /// y += a * x
@@ -225,13 +210,18 @@ public struct Rope: Sendable {
     }
 }
 
-/// Five largest values seen, in descending order, kept in registers.
-struct Top5 {
-    var v0 = -Float.infinity, v1 = -Float.infinity, v2 = -Float.infinity, v3 = -Float.infinity, v4 = -Float.infinity
+/// Five largest values seen, in descending order (-inf until five were seen), kept in registers.
+public struct Top5: Sendable, Equatable {
+    public var v0 = -Float.infinity, v1 = -Float.infinity, v2 = -Float.infinity, v3 = -Float.infinity, v4 = -Float.infinity
+
+    public init() {}
+
+    public var values: [Float] { [v0, v1, v2, v3, v4] }
 
     /// Inserts v if it is among the five largest; returns its rank (0...4), or nil.
     @inline(__always)
-    mutating func insert(_ v: Float) -> Int? {
+    @discardableResult
+    public mutating func insert(_ v: Float) -> Int? {
         guard v > v4 else { return nil }
         if v > v0 { v4 = v3; v3 = v2; v2 = v1; v1 = v0; v0 = v; return 0 }
         if v > v1 { v4 = v3; v3 = v2; v2 = v1; v1 = v; return 1 }
@@ -239,6 +229,11 @@ struct Top5 {
         if v > v3 { v4 = v3; v3 = v; return 3 }
         v4 = v
         return 4
+    }
+
+    /// The five largest of both sets (the top five of a union of disjoint parts).
+    public mutating func merge(_ other: Top5) {
+        insert(other.v0); insert(other.v1); insert(other.v2); insert(other.v3); insert(other.v4)
     }
 }
 

@@ -153,4 +153,33 @@ struct ControllerTests {
         #expect(decide(AutoDecoController(heads: heads, useTemperatureHead: false)).temperature == 1)
         #expect(decide(AutoDecoController(heads: heads, useTopPHead: false)) == DecodingDecision(temperature: full.temperature, topP: 1))
     }
+
+    /// The controller splits the heads' rows and the vocabulary between threads (and reads the
+    /// top-p head's five extra columns from a packed copy): its decisions must equal the heads
+    /// computed directly, for every ablation, with and without a pool, on a vocabulary that is not
+    /// a multiple of the SIMD stride.
+    @Test func pooledDecisionsEqualTheHeadsComputedDirectly() throws {
+        let H = 40, V = 1003
+        let heads = AutoDecoHeads(hiddenSize: H, seed: 21)
+        var g = SeededGenerator(seed: 22)
+        let h = (0..<H).map { _ in Float(g.nextUnit() * 4 - 2) }, l = (0..<V).map { _ in Float(g.nextUnit() * 20 - 10) }
+        let (t, p) = h.withUnsafeBufferPointer { hb in
+            l.withUnsafeBufferPointer { lb in
+                var scratch = [Float](repeating: 0, count: V)
+                let t = heads.temperature(hidden: hb.baseAddress!)
+                let f = scratch.withUnsafeMutableBufferPointer { LogitFeatures(logits: lb, temperature: t, scratch: $0.baseAddress!) }
+                return (t, heads.topP(hidden: hb.baseAddress!, temperature: t, features: f))
+            }
+        }
+        for pool in [nil, ThreadPool.shared(threads: 2)] {
+            for (useT, useP) in [(true, true), (false, true), (true, false)] {
+                let c = AutoDecoController(heads: heads, useTemperatureHead: useT, useTopPHead: useP, pool: pool)
+                let d = h.withUnsafeBufferPointer { hb in l.withUnsafeBufferPointer { c.decide(hidden: hb, logits: $0) } }
+                let label = "pool \(pool != nil), T head \(useT), P head \(useP)"
+                #expect(abs(d.temperature - (useT ? t : 1)) <= 1e-6, "\(label): T \(d.temperature) vs \(t)")
+                if useP && useT { #expect(abs(d.topP - p) <= 1e-5, "\(label): P \(d.topP) vs \(p)") }
+                if !useP { #expect(d.topP == 1, "\(label)") }
+            }
+        }
+    }
 }

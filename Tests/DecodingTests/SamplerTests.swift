@@ -93,7 +93,12 @@ struct SamplerTests {
         let tok = Self.small.withUnsafeBufferPointer { s.sample(logits: $0) }
         #expect(tok.id == 6)
         let lse = log(Self.small.reduce(0.0) { $0 + exp(Double($1)) })
-        #expect(abs(Double(tok.logprob) - (3.0 - lse)) < 1e-5)
+        #expect(abs(Double(tok.logprob ?? .nan) - (3.0 - lse)) < 1e-5)
+        // Without log-probabilities: the same token, no logprob.
+        var quiet = Sampler(parameters: .greedy)
+        quiet.computesLogprobs = false
+        let same = Self.small.withUnsafeBufferPointer { quiet.sample(logits: $0) }
+        #expect(same.id == 6 && same.logprob == nil)
         // top-p 0 keeps exactly one token (the most probable).
         #expect(Self.draw(Self.small, SamplingParameters(temperature: 1, topK: 0, topP: 0, minP: 0, seed: 1), n: 500).keys.sorted() == [6])
         // A controller's per-token temperature and top-p override the configured ones.

@@ -198,13 +198,21 @@ struct Top5Tests {
         for n in [1, 3, 5, 63, 64, 65, 1000, 49152] {
             let x = (0..<n).map { _ in Float(g.next() % 100_000) / 7 - 5000 }
             let ref = Array(x.sorted(by: >).prefix(5)) + Array(repeating: -Float.infinity, count: max(0, 5 - n))
-            #expect(x.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: n) } == ref, "n = \(n)")
+            #expect(x.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: n) }.values == ref, "n = \(n)")
+            // Split in two parts (as the heads split the vocabulary between threads), then merged.
+            let cut = n / 3
+            var merged = x.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: cut) }
+            merged.merge(x.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress! + cut, n: n - cut) })
+            #expect(merged.values == ref, "n = \(n), merged")
         }
         // All five in one block, and ties.
         var y = [Float](repeating: 0, count: 640)
         for i in 130..<135 { y[i] = Float(i) }
         y[600] = 134
-        #expect(y.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: 640) } == [134, 134, 133, 132, 131])
+        #expect(y.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: 640) }.values == [134, 134, 133, 132, 131])
+        // Increasing values: every block beats the running fifth, so every block takes the slow path.
+        let rising = (0..<1000).map(Float.init)
+        #expect(rising.withUnsafeBufferPointer { VectorOps.top5($0.baseAddress!, n: 1000) }.values == [999, 998, 997, 996, 995])
     }
 }
 

@@ -16,8 +16,8 @@ public final class AutoDecoController: DecodingController {
     private var scratch = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var capacity = 0
 
-    /// Threads for the heads' first layers (their weights are read from memory every token);
-    /// nil runs them on the caller's thread.
+    /// Threads for the heads' first layers (their weights are read from memory every token) and
+    /// the statistics' passes over the vocabulary; nil runs them on the caller's thread.
     public let pool: ThreadPool?
     /// Both heads' first-layer preactivations: [2, 256].
     private var pre = [Float](repeating: 0, count: 2 * HeadMLP.width)
@@ -36,31 +36,40 @@ public final class AutoDecoController: DecodingController {
         let H = heads.hiddenSize, width = HeadMLP.width
         let useT = useTemperatureHead, useP = useTopPHead
         guard useT || useP else { return .neutral }
-        // Rows 0..<256: temperature head; 256..<512: the top-p head's hidden-state columns.
-        let heads = self.heads
-        pre.withUnsafeMutableBufferPointer { buf in
-            let out = buf.baseAddress!
-            let work = { (range: Range<Int>) in
-                let tRows = max(range.lowerBound, 0)..<min(range.upperBound, width)
-                let pRows = max(range.lowerBound, width)..<min(range.upperBound, 2 * width)
-                if useT && !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: out, rows: tRows) }
-                if useP && !pRows.isEmpty {
-                    heads.topPHead.preactivations(h, count: H, into: out + width, rows: (pRows.lowerBound - width)..<(pRows.upperBound - width))
+        let heads = self.heads, n = logits.count
+        let parts = pool?.threadCount ?? 1
+        // One parallel region for what needs neither T nor the other threads: the heads' first
+        // layers (rows 0..<256 the temperature head, 256..<512 the top-p head's hidden-state
+        // columns; split between the threads, memory-bound) and each thread's top five logits of
+        // its slice of the vocabulary (the max the exponentials need).
+        let rows = (useT ? 0 : width)..<(useP ? 2 * width : width)
+        var top = Top5()
+        withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
+            pre.withUnsafeMutableBufferPointer { buf in
+                let out = buf.baseAddress!
+                let work = { (k: Int) in
+                    let lo = rows.lowerBound + rows.count * k / parts, hi = rows.lowerBound + rows.count * (k + 1) / parts
+                    let tRows = lo..<max(lo, min(hi, width)), pRows = max(lo, width)..<max(hi, width)
+                    if !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: out, rows: tRows) }
+                    if !pRows.isEmpty {
+                        heads.topPHead.preactivations(h, count: H, into: out + width, rows: (pRows.lowerBound - width)..<(pRows.upperBound - width))
+                    }
+                    let slice = LogitFeatures.slice(n, part: k, of: parts)
+                    tops.initializeElement(at: k, to: useP && n > 1 ? VectorOps.top5(logits.baseAddress! + slice.lowerBound, n: slice.count) : Top5())
                 }
+                if let pool, parts > 1 { pool.run(work) } else { work(0) }
             }
-            if let pool { pool.parallelFor(2 * width, work) } else { work(0..<(2 * width)) }
+            for k in 0..<parts { top.merge(tops[k]) }
         }
         let t = useT ? 2 * pre.withUnsafeBufferPointer { heads.temperatureHead.finish($0.baseAddress!, count: H, extra: []) } : 1
         guard useP else { return DecodingDecision(temperature: t, topP: 1) }
-        if capacity < logits.count {
+        if capacity < n {
             scratch.deallocate()
-            scratch = .allocate(capacity: logits.count); capacity = logits.count
+            scratch = .allocate(capacity: n); capacity = n
         }
-        let features = LogitFeatures(logits: logits, temperature: t, scratch: scratch, pool: pool)
+        let f = LogitFeatures(logits: logits, temperature: t, scratch: scratch, pool: pool, top: top)
         // The features' exp((l - max) / (T + 1e-8)) are the sampler's weights at T (to 1e-8).
-        let weights = ScaledWeights(temperature: t, maxLogit: features.maxLogit, sum: features.partition,
-                                    weights: scratch, count: logits.count, rawLogSumExp: features.rawLogSumExp)
-        let f = features
+        let weights = ScaledWeights(temperature: t, maxLogit: f.maxLogit, sum: f.partition, weights: scratch, count: n)
         let p = pre.withUnsafeBufferPointer {
             heads.topPHead.finish($0.baseAddress! + width, count: H, extra: [t, f.maxProb, f.entropy, f.probVariance, f.top5Sum])
         }

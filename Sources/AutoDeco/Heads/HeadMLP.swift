@@ -26,16 +26,27 @@ public struct Linear: Sendable, Equatable {
 /// `Linear(in, 256) -> ReLU -> Linear(256, 1) -> Sigmoid`, the body of both AutoDeco heads.
 public struct HeadMLP: Sendable, Equatable {
     public static let width = 256
-    public var first: Linear { didSet { firstBF16 = Self.packIfExact(first.weight) } }  // [256, in]
+    public var first: Linear { didSet { derive() } }  // [256, in]
     public var second: Linear  // [1, 256]
     /// The first layer's weights as bf16 when every weight is exactly a bf16 value (as in the
     /// released checkpoints): the same products from half the bytes, which matters because these
     /// weights are read from memory every token.
     private var firstBF16: [UInt16]?
+    /// The first layer's last `trailingWidth` columns, row after row ([256, trailingWidth]): the
+    /// top-p head's five scalar inputs. Read in place they would be 256 cache lines of a matrix
+    /// that is no longer cached by the time the features are known.
+    private var trailingColumns: [Float] = []
+    static let trailingWidth = 5
 
     public init(first: Linear, second: Linear) {
         self.first = first; self.second = second
+        derive()
+    }
+
+    private mutating func derive() {
         firstBF16 = Self.packIfExact(first.weight)
+        let k = min(Self.trailingWidth, first.inputs), inputs = first.inputs
+        trailingColumns = (0..<(first.outputs * k)).map { i in first.weight[(i / k) * inputs + inputs - k + i % k] }
     }
 
     public init<G: RandomNumberGenerator>(inputs: Int, using g: inout G) {
@@ -81,16 +92,19 @@ public struct HeadMLP: Sendable, Equatable {
     /// Adds the `extra` input columns (from index `count` on) to the preactivations, then ReLU,
     /// the second layer and the sigmoid.
     public func finish(_ pre: UnsafePointer<Float>, count: Int, extra: [Float]) -> Float {
-        let inputs = first.inputs
+        let inputs = first.inputs, k = min(Self.trailingWidth, inputs)
+        precondition(count + extra.count == inputs, "head input width")
         var out = second.bias[0]
-        first.weight.withUnsafeBufferPointer { w in
-            for r in 0..<Self.width {
-                var a = pre[r]
-                if !extra.isEmpty {
-                    let row = w.baseAddress! + r * inputs + count
+        let fromTrailing = extra.count <= k
+        let (columns, stride, offset) = fromTrailing ? (trailingColumns, k, k - extra.count) : (first.weight, inputs, count)
+        columns.withUnsafeBufferPointer { w in
+            second.weight.withUnsafeBufferPointer { w2 in
+                for r in 0..<Self.width {
+                    var a = pre[r]
+                    let row = w.baseAddress! + r * stride + offset
                     for j in 0..<extra.count { a += row[j] * extra[j] }
+                    if a > 0 { out += w2[r] * a }
                 }
-                if a > 0 { out += second.weight[r] * a }
             }
         }
         return 1 / (1 + expf(-out))

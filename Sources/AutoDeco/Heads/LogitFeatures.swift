@@ -14,8 +14,6 @@ public struct LogitFeatures: Sendable, Equatable {
     /// The largest logit and Z = sum exp((l - max) / (T + 1e-8)), whose terms are left in the scratch buffer.
     public var maxLogit: Float = 0
     public var partition: Float = 0
-    /// log sum exp(l): the log-normaliser of the unscaled distribution.
-    public var rawLogSumExp: Float = 0
 
     public static let zero = LogitFeatures(maxProb: 0, entropy: 0, probVariance: 0, top5Sum: 0)
 
@@ -27,45 +25,53 @@ public struct LogitFeatures: Sendable, Equatable {
         self.maxProb = maxProb; self.entropy = entropy; self.probVariance = probVariance; self.top5Sum = top5Sum
     }
 
-    /// A top-5 scan, then two SIMD passes, split over `pool`'s threads when given: exp (kept in
-    /// `scratch`, which must hold logits.count floats) with its sum, then the variance and entropy
-    /// sums. The first pass also sums the unscaled exponentials, for the sampler's log-probability.
+    /// A top-5 scan (skipped when the caller already has the five largest logits, `top`), then two
+    /// SIMD passes, split over `pool`'s threads when given: exp (kept in `scratch`, which must hold
+    /// logits.count floats) with its sum, then the variance and entropy sums.
     public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>,
-                pool: ThreadPool? = nil) {
+                pool: ThreadPool? = nil, top known: Top5? = nil) {
         let n = l.count
         guard n > 1, let base = l.baseAddress else { self = .zero; return }
-        // Top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
-        let top = VectorOps.top5(base, n: n)
-        let m = top[0]
+        let parts = pool?.threadCount ?? 1
+        func split(_ body: (Int, Range<Int>) -> Void) {
+            guard let pool, parts > 1 else { body(0, 0..<n); return }
+            pool.run { k in body(k, Self.slice(n, part: k, of: parts)) }
+        }
+        // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
+        var top = Top5()
+        if let known { top = known } else {
+            withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
+                split { k, r in tops.initializeElement(at: k, to: VectorOps.top5(base + r.lowerBound, n: r.count)) }
+                for k in 0..<parts { top.merge(tops[k]) }
+            }
+        }
+        let m = top.v0
         let invT = 1 / (t + 1e-8)
         // Pass 1: e_i = exp((l_i - m) / T), stored, and their sum Z. Pass 2: the variance around the
         // mean 1/V (as torch's two-pass var; sum q^2 - 1/V would cancel on flat distributions) and
         // sum q ln(q + 1e-8). Both loops live in Kernels, where the SIMD exp and log inline.
-        let parts = pool?.threadCount ?? 1
-        var sums = [(scaled: Float, raw: Float)](repeating: (0, 0), count: parts)
-        var moments = [(sumSquaredDeviation: Float, sumQLogQ: Float)](repeating: (0, 0), count: parts)
-        func split(_ body: (Int, Range<Int>) -> Void) {
-            guard let pool, parts > 1 else { body(0, 0..<n); return }
-            pool.run { k in
-                let lo = (n / 8 * k / parts) * 8, hi = k == parts - 1 ? n : (n / 8 * (k + 1) / parts) * 8
-                body(k, lo..<hi)
+        var z: Float = 0, sumSq: Float = 0, sumEnt: Float = 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * parts) { sums in
+            split { k, r in sums[k] = VectorOps.storeExp(base + r.lowerBound, n: r.count, shift: m, scale: invT, into: scratch + r.lowerBound) }
+            for k in 0..<parts { z += sums[k] }
+            let invZ = 1 / z
+            split { k, r in
+                let moments = VectorOps.probabilityMoments(scratch + r.lowerBound, n: r.count, invZ: invZ, mean: 1 / Float(n), eps: 1e-8)
+                sums[k] = moments.sumSquaredDeviation; sums[parts + k] = moments.sumQLogQ
             }
+            for k in 0..<parts { sumSq += sums[k]; sumEnt += sums[parts + k] }
         }
-        sums.withUnsafeMutableBufferPointer { out in
-            split { k, r in out[k] = VectorOps.storeExpWithRawSum(base + r.lowerBound, n: r.count, shift: m, scale: invT, into: scratch + r.lowerBound) }
-        }
-        let z = sums.reduce(0) { $0 + $1.scaled }
-        let invZ = 1 / z
-        moments.withUnsafeMutableBufferPointer { out in
-            split { k, r in out[k] = VectorOps.probabilityMoments(scratch + r.lowerBound, n: r.count, invZ: invZ, mean: 1 / Float(n), eps: 1e-8) }
-        }
-        let sumSq = moments.reduce(0) { $0 + $1.sumSquaredDeviation }, sumEnt = moments.reduce(0) { $0 + $1.sumQLogQ }
-        rawLogSumExp = m + logf(sums.reduce(0) { $0 + $1.raw })
         maxLogit = m
         partition = z
-        maxProb = invZ  // e of the max is exp(0) = 1
+        maxProb = 1 / z  // e of the max is exp(0) = 1
         entropy = -sumEnt
         probVariance = sumSq / Float(n - 1)
-        top5Sum = top.prefix(min(5, n)).reduce(Float(0)) { $0 + expf(($1 - m) * invT) } * invZ
+        top5Sum = top.values.prefix(min(5, n)).reduce(Float(0)) { $0 + expf(($1 - m) * invT) } / z
+    }
+
+    /// Part k of `parts` of 0..<n, cut on multiples of 16 (the SIMD passes' stride).
+    public static func slice(_ n: Int, part k: Int, of parts: Int) -> Range<Int> {
+        let lo = (n / 16 * k / parts) * 16, hi = k == parts - 1 ? n : (n / 16 * (k + 1) / parts) * 16
+        return lo..<hi
     }
 }

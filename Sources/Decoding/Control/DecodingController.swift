@@ -7,11 +7,8 @@ public struct ScaledWeights: @unchecked Sendable {
     public let sum: Float
     public let weights: UnsafePointer<Float>
     public let count: Int
-    /// log sum exp(logits), if known (the sampler's log-probabilities need it).
-    public let rawLogSumExp: Float?
-    public init(temperature: Float, maxLogit: Float, sum: Float, weights: UnsafePointer<Float>, count: Int, rawLogSumExp: Float? = nil) {
+    public init(temperature: Float, maxLogit: Float, sum: Float, weights: UnsafePointer<Float>, count: Int) {
         self.temperature = temperature; self.maxLogit = maxLogit; self.sum = sum; self.weights = weights; self.count = count
-        self.rawLogSumExp = rawLogSumExp
     }
 }
 

@@ -11,15 +11,19 @@ public struct GenerateParameters: Sendable, Equatable {
     public var presencePenalty: Float
     /// OpenAI's frequency penalty: subtracted from a generated token's logit per occurrence.
     public var frequencyPenalty: Float
+    /// Report each token's log-probability (`GeneratedToken.logprob`; implied by `topLogprobs` > 0).
+    /// Off by default: it costs an exp of every logit per token.
+    public var logprobs: Bool
     /// Report this many most probable alternatives with each token (0 = none).
     public var topLogprobs: Int
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
                 stopStrings: [String] = [], stopOnEndOfGeneration: Bool = true,
-                presencePenalty: Float = 0, frequencyPenalty: Float = 0, topLogprobs: Int = 0) {
+                presencePenalty: Float = 0, frequencyPenalty: Float = 0, logprobs: Bool = false, topLogprobs: Int = 0) {
         self.maxTokens = maxTokens; self.sampling = sampling
         self.stopStrings = stopStrings; self.stopOnEndOfGeneration = stopOnEndOfGeneration
-        self.presencePenalty = presencePenalty; self.frequencyPenalty = frequencyPenalty; self.topLogprobs = topLogprobs
+        self.presencePenalty = presencePenalty; self.frequencyPenalty = frequencyPenalty
+        self.logprobs = logprobs; self.topLogprobs = topLogprobs
     }
 }
 
@@ -39,8 +43,9 @@ public struct GeneratedToken: Sendable, Equatable {
     /// The text this token adds (may be empty while a UTF-8 sequence or a possible stop string is incomplete).
     public var text: String
     /// log p(token) under the model's distribution (softmax of the logits after any presence and
-    /// frequency penalties, before temperature and truncation).
-    public var logprob: Float
+    /// frequency penalties, before temperature and truncation); nil unless
+    /// `GenerateParameters.logprobs` or `topLogprobs` asked for it.
+    public var logprob: Float?
     /// The temperature this token was sampled with (0 = greedy), after combining the controller's
     /// prediction with the user's setting.
     public var temperature: Float
@@ -50,7 +55,7 @@ public struct GeneratedToken: Sendable, Equatable {
     /// (`GenerateParameters.topLogprobs` of them; empty when none were asked for).
     public var topLogprobs: [TokenLogprob]
 
-    public init(id: Int32, text: String, logprob: Float, temperature: Float = 0, topP: Float = 1, topLogprobs: [TokenLogprob] = []) {
+    public init(id: Int32, text: String, logprob: Float?, temperature: Float = 0, topP: Float = 1, topLogprobs: [TokenLogprob] = []) {
         self.id = id; self.text = text; self.logprob = logprob; self.temperature = temperature; self.topP = topP
         self.topLogprobs = topLogprobs
     }

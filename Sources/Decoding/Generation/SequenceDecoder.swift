@@ -19,6 +19,8 @@ struct SequenceDecoder {
         self.parameters = parameters
         self.controller = controller
         sampler = Sampler(parameters: parameters.sampling)
+        // With alternatives, the token's log-probability comes from their pass (below).
+        sampler.computesLogprobs = parameters.logprobs && parameters.topLogprobs == 0
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, renderSpecial: false)
         stopper = StopStringMatcher(parameters.stopStrings)
         penalty = RepetitionPenalty(presence: parameters.presencePenalty, frequency: parameters.frequencyPenalty)

@@ -4,14 +4,15 @@ import Kernels
 /// The token chosen by a sampler.
 public struct SampledToken: Sendable, Equatable {
     public var id: Int32
-    /// log p(id) under the model's unmodified distribution (softmax of the raw logits).
-    public var logprob: Float
+    /// log p(id) under the model's unmodified distribution (softmax of the raw logits); nil when
+    /// the sampler was told not to compute it (`Sampler.computesLogprobs`).
+    public var logprob: Float?
 }
 
 /// Picks tokens from logits by the chain of `SamplingParameters` without sorting the vocabulary.
 ///
-/// Per token: a SIMD pass for the log-sum-exp of the raw logits (the reported log-probability);
-/// without filters, an inverse-CDF draw over all tokens. With filters, one SIMD pass writes every
+/// Per token: a SIMD pass for the log-sum-exp of the raw logits (the reported log-probability,
+/// unless `computesLogprobs` is off); without filters, an inverse-CDF draw over all tokens. With filters, one SIMD pass writes every
 /// weight exp((l - max) / T) to a reused buffer; the candidates are the tokens above a weight
 /// floor that grows only until it provably holds the top-k set or the top-p nucleus; a binary
 /// max-heap then pops them in descending order until the filter is satisfied (typically tens of
@@ -27,6 +28,10 @@ public struct Sampler {
     let buffers = SamplerBuffers()
     /// Mirostat's running surprise threshold (nil until its first token).
     var mirostatMu: Float?
+    /// Whether sampled tokens carry their log-probability. It costs an exp of every logit per
+    /// token (at T = 1, a pass of its own whenever the sampling temperature is not 1), so callers
+    /// that do not report it turn it off.
+    public var computesLogprobs = true
 
     public init(parameters: SamplingParameters) {
         self.parameters = parameters
@@ -48,14 +53,14 @@ public struct Sampler {
         guard let base = l.baseAddress else { return SampledToken(id: 0, logprob: 0) }
         let reuse = precomputed.flatMap { $0.count == n && $0.temperature == temperature && temperature > 0 ? $0 : nil }
         let (maxIndex, maxLogit) = reuse.map { (0, $0.maxLogit) } ?? VectorOps.argmax(base, n: n)
-        // log sum exp(l), for the reported log-probability: from the controller, from the pass that
-        // computes the weights (filtered path), or from a pass of its own (greedy, unfiltered).
-        var logZ = reuse?.rawLogSumExp ?? .nan
+        // log sum exp(l), for the reported log-probability: from the pass that computes the weights
+        // (filtered path), or from a pass of its own.
+        var logZ = Float.nan
         func rawLogZ() -> Float {
             if logZ.isNaN { logZ = maxLogit + logf(VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1)) }
             return logZ
         }
-        func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: l[id] - rawLogZ()) }
+        func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: computesLogprobs ? l[id] - rawLogZ() : nil) }
 
         if temperature <= 0 || !temperature.isFinite || maxLogit == -.infinity { return result(maxIndex) }
         if let filter = parameters.filter {
@@ -81,9 +86,13 @@ public struct Sampler {
             w = reuse.weights; total = reuse.sum
         } else {
             let buffer = buffers.weights(n)
-            let sums = VectorOps.storeExpWithRawSum(base, n: n, shift: maxLogit, scale: invT, into: buffer)
-            total = sums.scaled
-            if logZ.isNaN { logZ = maxLogit + logf(sums.raw) }
+            if computesLogprobs {
+                let sums = VectorOps.storeExpWithRawSum(base, n: n, shift: maxLogit, scale: invT, into: buffer)
+                total = sums.scaled
+                logZ = maxLogit + logf(sums.raw)
+            } else {
+                total = VectorOps.storeExp(base, n: n, shift: maxLogit, scale: invT, into: buffer)
+            }
             w = UnsafePointer(buffer)
         }
         if k == 0 && usesTopP && p.minP <= 0 && topP >= 0.8 {
