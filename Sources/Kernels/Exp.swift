@@ -49,9 +49,9 @@ extension VectorOps {
         return total
     }
 
-    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. Two independent
-    /// vectors per iteration: the polynomial is a chain of dependent FMAs, and two chains in
-    /// flight keep the FMA units busier (measured in docs/performance.md).
+    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. Two vectors per
+    /// iteration, as in `sumExp`: the polynomial is a chain of dependent steps, and two chains
+    /// in flight can overlap.
     public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
                                 into out: UnsafeMutablePointer<Float>) -> Float {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()

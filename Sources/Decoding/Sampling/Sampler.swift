@@ -12,10 +12,10 @@ public struct SampledToken: Sendable, Equatable {
 /// Picks tokens from logits by the chain of `SamplingParameters` without sorting the vocabulary.
 ///
 /// Per token: a SIMD pass for the log-sum-exp of the raw logits (the reported log-probability,
-/// unless `computesLogprobs` is off); without filters, an inverse-CDF draw over all tokens. With filters, one SIMD pass writes every
-/// weight exp((l - max) / T) to a reused buffer; the candidates are the tokens above a weight
-/// floor that grows only until it provably holds the top-k set or the top-p nucleus; a binary
-/// max-heap then pops them in descending order until the filter is satisfied (typically tens of
+/// unless `computesLogprobs` is off); without filters, an inverse-CDF draw over all tokens.
+/// With filters, one SIMD pass writes every weight exp((l - max) / T) to a reused buffer; the
+/// candidates are the tokens above a weight floor that grows only until it provably holds the
+/// top-k set or the top-p nucleus; a binary max-heap then pops them in descending order until the filter is satisfied (typically tens of
 /// pops out of a few thousand candidates out of 49k tokens).
 ///
 /// ```swift
@@ -28,9 +28,9 @@ public struct Sampler {
     let buffers = SamplerBuffers()
     /// Mirostat's running surprise threshold (nil until its first token).
     var mirostatMu: Float?
-    /// Whether sampled tokens carry their log-probability. It costs an exp of every logit per
-    /// token (at T = 1, a pass of its own whenever the sampling temperature is not 1), so callers
-    /// that do not report it turn it off.
+    /// Whether sampled tokens carry their log-probability. It costs an exp of every raw logit per
+    /// token (inside the weights' pass when the sampler computes the weights itself, otherwise a
+    /// pass of its own), so callers that do not report it turn it off.
     public var computesLogprobs = true
 
     public init(parameters: SamplingParameters) {
