@@ -15,8 +15,9 @@ public struct SampledToken: Sendable, Equatable {
 /// unless `computesLogprobs` is off); without filters, an inverse-CDF draw over all tokens.
 /// With filters, one SIMD pass writes every weight exp((l - max) / T) to a reused buffer; the
 /// candidates are the tokens above a weight floor that grows only until it provably holds the
-/// top-k set or the top-p nucleus; a binary max-heap then pops them in descending order until the filter is satisfied (typically tens of
-/// pops out of a few thousand candidates out of 49k tokens).
+/// top-k set or the top-p nucleus; a binary max-heap then pops them in descending order until
+/// the filter is satisfied (typically tens of pops out of a few thousand candidates out of 49k
+/// tokens).
 ///
 /// ```swift
 /// var sampler = Sampler(parameters: SamplingParameters(temperature: 0.7, seed: 1))
