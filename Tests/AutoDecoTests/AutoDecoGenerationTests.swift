@@ -16,7 +16,7 @@ import AutoDeco
         let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Name a colour.")]), addSpecial: true, parseSpecial: true)
         var tokens = [GeneratedToken]()
         let params = GenerateParameters(maxTokens: 12, sampling: SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: 5),
-                                        stopOnEndOfGeneration: false)
+                                        stopOnEndOfGeneration: false, logprobs: true)
         let summary = try generator.run(prompt: prompt, parameters: params) { tokens.append($0) }
         #expect(tokens.count == 12)
 
@@ -37,7 +37,17 @@ import AutoDeco
             // Batched prefill and one-token decode differ by float rounding (1e-4 on hidden states).
             #expect(abs(tok.temperature - t) < 1e-3, "token \(j): T \(tok.temperature) vs \(t)")
             #expect(abs(tok.topP - p) < 1e-3, "token \(j): P \(tok.topP) vs \(p)")
+            // Asked for, the log-probability is the raw distribution's (the heads' weights are at T).
+            let row = all.logits[(pos * V)..<((pos + 1) * V)].map(Double.init)
+            let peak = row.max()!, logZ = peak + log(row.reduce(0) { $0 + exp($1 - peak) })
+            #expect(abs(Double(tok.logprob ?? .nan) - (row[Int(tok.id)] - logZ)) < 1e-3, "token \(j): logprob")
         }
+        // Not asked for: no log-probabilities.
+        var quiet = params
+        quiet.logprobs = false; quiet.maxTokens = 3
+        var unreported = [GeneratedToken]()
+        _ = try generator.run(prompt: prompt, parameters: quiet) { unreported.append($0) }
+        #expect(unreported.count == 3 && unreported.allSatisfy { $0.logprob == nil })
         let ts = tokens.map(\.temperature)
         #expect(summary.temperature?.min == ts.min() && summary.temperature?.max == ts.max())
         #expect(summary.topP != nil)
