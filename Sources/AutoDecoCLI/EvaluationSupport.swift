@@ -54,14 +54,16 @@ struct EvaluationContext {
         return m.method
     }
 
-    /// Runs one evaluation and writes samples.jsonl, summary.json and summary.md into `out`.
+    /// Runs one evaluation and writes samples.jsonl, summary.json and summary.md into `out` (with
+    /// run.json, samples.partial.jsonl and a lock file while it runs).
     /// With `reuse`, an existing summary.json of the same settings (model, heads, seeds too) is read instead.
     func evaluate(problems: [Problem], dataset: String, settings: EvaluationSettings, out: String?, reuse: Bool = false) throws -> EvaluationSummary {
         let summaryPath = out.map { URL(fileURLWithPath: $0).appendingPathComponent("summary.json").path }
+        let headsKey = settings.method.usesHeads ? headsDirectory : nil  // heads matter only to methods that use them
         if reuse, let summaryPath, let old = try? EvaluationSummary.read(summaryPath), old.method == settings.method.description,
            old.dataset == dataset, old.problems == problems.count, old.seeds.count == settings.effectiveSeeds,
            old.seeds.first == settings.firstSeed, old.samplesPerSeed == settings.effectiveSamples, old.maxTokens == settings.maxTokens,
-           old.instruction == settings.instruction, old.model == model.name, old.heads == (settings.method.usesHeads ? headsDirectory : nil) {
+           old.instruction == settings.instruction, old.model == model.name, old.heads == headsKey {
             Console.info("\(settings.method) on \(dataset): reusing \(summaryPath)")
             return old
         }
@@ -73,20 +75,20 @@ struct EvaluationContext {
         var done = [EvaluationSample]()
         var partial: FileHandle?
         var lock: DirectoryLock?
-        defer { _ = lock }  // held until the files are final
+        defer { withExtendedLifetime(lock) {} }  // held until the files are final
         if let dir, let partialPath {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             lock = try DirectoryLock(dir.path)
             let stamp = try JSONSerialization.data(withJSONObject: [
                 "method": settings.method.description, "dataset": dataset, "problems": problems.map(\.id), "seeds": settings.effectiveSeeds,
                 "samples": settings.effectiveSamples, "first_seed": NSNumber(value: settings.firstSeed), "max_tokens": settings.maxTokens,
-                "instruction": settings.instruction, "model": model.name, "heads": heads == nil ? "" : headsDirectory ?? "",
+                "instruction": settings.instruction, "model": model.name, "heads": headsKey ?? "",
             ] as [String: Any], options: [.sortedKeys])
             let stampPath = dir.appendingPathComponent("run.json").path
             let fm = FileManager.default
             if fm.fileExists(atPath: partialPath) {
                 guard fm.contents(atPath: stampPath) == stamp else { throw EvaluationCLIError.otherRunInProgress(dir.path) }
-                done = Self.readPartial(partialPath)
+                done = try Self.readPartial(partialPath)
                 Console.info("resuming \(settings.method) on \(dataset): \(done.count) answers already in \(partialPath)")
             } else {
                 try AtomicWrite.write(stamp, to: stampPath)
@@ -105,7 +107,7 @@ struct EvaluationContext {
         bar.update(output.samples.count, String(format: "%d correct, %.0f tokens/s", correct, output.statistics.generatedTokensPerSecond), force: true)
         bar.finish()
         let summary = EvaluationSummary(samples: output.samples, settings: settings, problems: problems.count, dataset: dataset,
-                                        model: model.name, heads: settings.method.usesHeads ? headsDirectory : nil,
+                                        model: model.name, heads: headsKey,
                                         sessionTokens: output.statistics.generatedTokens, seconds: output.statistics.seconds)
         if let dir, let summaryPath, let partialPath {
             try AtomicWrite.write(output.samples.map { JSONLines.encode($0.jsonObject) }.reduce(into: Data()) { $0.append($1) },
@@ -119,12 +121,10 @@ struct EvaluationContext {
 }
 
 extension EvaluationContext {
-    /// The answers of an interrupted run; a line cut by the kill (the last) is dropped and redone.
-    static func readPartial(_ path: String) -> [EvaluationSample] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            ((try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]).flatMap(EvaluationSample.init(jsonObject:))
-        }
+    /// The answers of an interrupted run; a line cut by the kill (the last) is cut off the file
+    /// and its answer redone.
+    static func readPartial(_ path: String) throws -> [EvaluationSample] {
+        try JSONLines.readAppended(path).compactMap(EvaluationSample.init(jsonObject:))
     }
 }
 

@@ -49,7 +49,8 @@ public enum Endpoint: Sendable {
     var idPrefix: String { self == .chat ? "chatcmpl" : "cmpl" }
 }
 
-/// What the server accepts; anything outside is a 400 naming the field.
+/// What the server accepts; anything outside is a 400 naming the field (a body over
+/// `maxBodyBytes` is a 413).
 public struct ServerLimits: Sendable {
     /// Most choices per request (`n` times the number of prompts).
     public var maxChoices = 16
@@ -106,8 +107,11 @@ public struct CompletionJob: Sendable {
             switch prompt {
             case .texts(let texts): prompts = texts.map { tokenizer.encode($0, addSpecial: true, parseSpecial: true) }
             case .tokens(let lists):
-                for ids in lists where ids.contains(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
-                    throw APIError.invalid("'prompt' holds a token id outside 0..<\(tokenizer.vocabularySize).", param: "prompt")
+                // Ids must be ones both the tokenizer (to echo text) and the forward pass (which
+                // would fail the whole running batch) know.
+                let known = min(tokenizer.vocabularySize, model.model.config.vocab)
+                for ids in lists where ids.contains(where: { $0 < 0 || Int($0) >= known }) {
+                    throw APIError.invalid("'prompt' holds a token id outside 0..<\(known).", param: "prompt")
                 }
                 prompts = lists
             }

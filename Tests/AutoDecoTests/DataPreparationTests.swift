@@ -63,6 +63,18 @@ import AutoDeco
         #expect(heads.temperatureHeadEnabled && heads.topPHeadEnabled)
     }
 
+    /// A file a killed run was appending to: the cut last line is dropped and cut off the file, so
+    /// the next append starts a line of its own (eval's samples.partial.jsonl, the sampler's log).
+    @Test func appendedFilesLoseOnlyTheCutLine() throws {
+        let path = temp("appended.jsonl")
+        try "{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3, \"b".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try JSONLines.readAppended(path).map { $0["a"] as? Int } == [1, 2])
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try file.seekToEnd(); file.write(JSONLines.encode(["a": 4])); try file.close()
+        #expect(try JSONLines.readAppended(path).map { $0["a"] as? Int } == [1, 2, 4])
+        #expect(try JSONLines.readAppended(temp("absent.jsonl")).isEmpty)
+    }
+
     @Test func problemFileErrorsNameTheLine() throws {
         let path = temp("problems.jsonl")
         try "{\"problem\": \"1+1\", \"gt\": \"2\"}\n{\"problem\": \"2+2\"}\n".write(toFile: path, atomically: true, encoding: .utf8)

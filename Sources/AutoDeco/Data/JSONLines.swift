@@ -37,6 +37,21 @@ public enum JSONLines {
         return out
     }
 
+    /// The objects of a file that a run appends to and may have been killed while writing: a last
+    /// line without its newline is cut off the file (so the next append starts a fresh line) and
+    /// not returned; lines that are not JSON objects are skipped. No file: no objects.
+    public static func readAppended(_ path: String) throws -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let newline = UInt8(ascii: "\n")
+        let complete = data.lastIndex(of: newline).map { data.prefix(through: $0) } ?? Data()
+        if complete.count < data.count {
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            defer { try? file.close() }
+            try file.truncate(atOffset: UInt64(complete.count))
+        }
+        return complete.split(separator: newline).compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
+    }
+
     /// One object as a line (keys sorted, '/' unescaped), newline included.
     public static func encode(_ object: [String: Any]) -> Data {
         var d = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)

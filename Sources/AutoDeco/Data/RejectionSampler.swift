@@ -156,10 +156,8 @@ public final class RejectionSampler {
             fm.createFile(atPath: progressPath, contents: JSONLines.encode(["settings": settings.jsonObject]))
             return []
         }
-        // A line cut by a kill is dropped; everything before it is kept.
-        let data = fm.contents(atPath: progressPath) ?? Data()
-        var lines = data.split(separator: UInt8(ascii: "\n")).compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
-        if !data.isEmpty && data.last != UInt8(ascii: "\n") && !lines.isEmpty { lines.removeLast() }
+        // A line cut by a kill is dropped (and cut off the sidecar); everything before it is kept.
+        let lines = try JSONLines.readAppended(progressPath)
         guard let header = lines.first?["settings"] as? [String: Any] else {
             throw DataFileError.settingsMismatch(path: progressPath, reason: "no settings line; remove it and \(output) to start over")
         }
@@ -180,8 +178,7 @@ public final class RejectionSampler {
             state.truncated += line["truncated"] as? Int ?? 0
             state.generatedTokens += line["tokens"] as? Int ?? 0
         }
-        // Rewrite the sidecar without a cut line, and OUT without lines of unfinished problems.
-        try AtomicWrite.write(lines.map { JSONLines.encode($0) }.reduce(Data(), +), to: progressPath)
+        // OUT without lines of unfinished problems.
         if !fm.fileExists(atPath: output) { fm.createFile(atPath: output, contents: nil) }
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         try out.truncate(atOffset: UInt64(size))
