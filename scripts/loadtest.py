@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 import random
-import statistics
 import sys
 import time
 import urllib.request

@@ -1,26 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ModelFiles
 
-/// An exclusive lock on an output directory (flock on DIR/.lock), taken without waiting: two
-/// processes evaluating into the same directory would interleave their answers, so the second
-/// one stops with an error instead. Released on deinit (and by the kernel if the process dies).
+/// An exclusive lock on an output directory (DIR/.lock), taken without waiting: two processes
+/// evaluating into the same directory would interleave their answers, so the second one stops
+/// with an error instead. Released on deinit (and by the kernel if the process dies).
 final class DirectoryLock {
-    private var fd: Int32
+    private let lock: FileLock
 
     init(_ directory: String) throws {
-        let path = directory + "/.lock"
-        fd = open(path, O_CREAT | O_RDWR, 0o644)
-        guard fd >= 0 else { throw DirectoryLockError.cannotOpen(path, String(cString: strerror(errno))) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw DirectoryLockError.busy(directory)
+        do { lock = try FileLock(path: directory + "/.lock", wait: false) } catch let error as FileLockError {
+            switch error {
+            case .busy: throw DirectoryLockError.busy(directory)
+            case .failed(let path, let why): throw DirectoryLockError.cannotOpen(path, why)
+            }
         }
     }
-
-    deinit { flock(fd, LOCK_UN); close(fd) }
 }
 
 enum DirectoryLockError: Error, CustomStringConvertible {

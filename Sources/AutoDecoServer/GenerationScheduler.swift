@@ -59,7 +59,7 @@ final class GenerationScheduler: @unchecked Sendable {
         condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
     }
 
-    /// Sequences decoding now and waiting; sequences finished and cancelled since the start.
+    /// Sequences decoding now and waiting; sequences finished, and cancelled or failed, since the start.
     var load: (running: Int, queued: Int, finished: Int, cancelled: Int) {
         condition.lock(); defer { condition.unlock() }
         return (running.count, queue.count - queueHead, finishedCount, cancelledCount)

@@ -38,7 +38,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 }
 
 /// Turns every error into an OpenAI error response: the server's own `APIError`s, Hummingbird's
-/// (unknown route, body too large), and anything unexpected (a 500 that names it).
+/// (an unknown route, for one), and anything unexpected (a 500 that names it).
 struct OpenAIErrorMiddleware: RouterMiddleware {
     typealias Context = ServerContext
 

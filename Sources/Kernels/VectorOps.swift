@@ -51,17 +51,9 @@ public enum VectorOps {
     @inline(__always)
     @discardableResult
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
-        var m = -Float.infinity
-        for i in 0..<n where x[i] > m { m = x[i] }
-        var acc = SIMD8<Float>(), i = 0
-        let shift = SIMD8<Float>(repeating: m)
-        while i + 8 <= n {
-            let e = expSIMD(loadSIMD8(x + i) - shift)  // arguments <= 0: inside expSIMD's domain
-            storeSIMD(e, x + i); acc += e; i += 8
-        }
-        var s = acc.sum()
-        while i < n { let e = expf(x[i] - m); x[i] = e; s += e; i += 1 }
-        let inv = 1 / s
+        let m = argmax(x, n: n).value
+        // In place: each value is read before it is written. Arguments <= 0: inside expSIMD's domain.
+        let inv = 1 / storeExp(x, n: n, shift: m, scale: 1, into: x)
         for i in 0..<n { x[i] *= inv }
         return m
     }
@@ -218,17 +210,15 @@ public struct Top5: Sendable, Equatable {
 
     public var values: [Float] { [v0, v1, v2, v3, v4] }
 
-    /// Inserts v if it is among the five largest; returns its rank (0...4), or nil.
+    /// Inserts v if it is among the five largest.
     @inline(__always)
-    @discardableResult
-    public mutating func insert(_ v: Float) -> Int? {
-        guard v > v4 else { return nil }
-        if v > v0 { v4 = v3; v3 = v2; v2 = v1; v1 = v0; v0 = v; return 0 }
-        if v > v1 { v4 = v3; v3 = v2; v2 = v1; v1 = v; return 1 }
-        if v > v2 { v4 = v3; v3 = v2; v2 = v; return 2 }
-        if v > v3 { v4 = v3; v3 = v; return 3 }
+    public mutating func insert(_ v: Float) {
+        guard v > v4 else { return }
+        if v > v0 { v4 = v3; v3 = v2; v2 = v1; v1 = v0; v0 = v; return }
+        if v > v1 { v4 = v3; v3 = v2; v2 = v1; v1 = v; return }
+        if v > v2 { v4 = v3; v3 = v2; v2 = v; return }
+        if v > v3 { v4 = v3; v3 = v; return }
         v4 = v
-        return 4
     }
 
     /// The five largest of both sets (the top five of a union of disjoint parts).

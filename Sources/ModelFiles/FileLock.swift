@@ -6,23 +6,33 @@ import Musl
 import Darwin
 #endif
 
-/// An exclusive advisory lock (flock) on a file, held until `unlock()`; waits for other holders.
-final class FileLock {
+/// Why a `FileLock` could not be taken.
+public enum FileLockError: Error, Equatable {
+    /// Another holder has it and the caller asked not to wait.
+    case busy(String)
+    /// The lock file could not be opened or locked (path, the system's reason).
+    case failed(String, String)
+}
+
+/// An exclusive advisory lock (flock) on a file, held until `unlock()` or deinit (and released by
+/// the kernel if the process dies). `wait: false` fails with `.busy` instead of waiting for
+/// another holder.
+public final class FileLock {
     private var fd: Int32
 
-    init(path: String) throws {
+    public init(path: String, wait: Bool = true) throws {
         fd = open(path, O_CREAT | O_RDWR, 0o644)
-        guard fd >= 0 else { throw ModelFetchError.lockFailed(path, String(cString: strerror(errno))) }
-        while flock(fd, LOCK_EX) != 0 {
+        guard fd >= 0 else { throw FileLockError.failed(path, String(cString: strerror(errno))) }
+        while flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
-            let why = String(cString: strerror(errno))
+            let error = errno == EWOULDBLOCK ? FileLockError.busy(path) : .failed(path, String(cString: strerror(errno)))
             close(fd)
             fd = -1
-            throw ModelFetchError.lockFailed(path, why)
+            throw error
         }
     }
 
-    func unlock() {
+    public func unlock() {
         guard fd >= 0 else { return }
         flock(fd, LOCK_UN)
         close(fd)

@@ -48,8 +48,8 @@ public final class AutoDecoController: DecodingController {
             pre.withUnsafeMutableBufferPointer { buf in
                 let out = buf.baseAddress!
                 let work = { (k: Int) in
-                    let lo = rows.lowerBound + rows.count * k / parts, hi = rows.lowerBound + rows.count * (k + 1) / parts
-                    let tRows = lo..<max(lo, min(hi, width)), pRows = max(lo, width)..<max(hi, width)
+                    let mine = (rows.lowerBound + rows.count * k / parts)..<(rows.lowerBound + rows.count * (k + 1) / parts)
+                    let tRows = mine.clamped(to: 0..<width), pRows = mine.clamped(to: width..<(2 * width))
                     if !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: out, rows: tRows) }
                     if !pRows.isEmpty {
                         heads.topPHead.preactivations(h, count: H, into: out + width, rows: (pRows.lowerBound - width)..<(pRows.upperBound - width))
@@ -57,7 +57,7 @@ public final class AutoDecoController: DecodingController {
                     let slice = LogitFeatures.slice(n, part: k, of: parts)
                     tops.initializeElement(at: k, to: useP && n > 1 ? VectorOps.top5(logits.baseAddress! + slice.lowerBound, n: slice.count) : Top5())
                 }
-                if let pool, parts > 1 { pool.run(work) } else { work(0) }
+                if let pool { pool.run(work) } else { work(0) }
             }
             for k in 0..<parts { top.merge(tops[k]) }
         }

@@ -92,16 +92,15 @@ public struct HeadMLP: Sendable, Equatable {
     /// Adds the `extra` input columns (from index `count` on) to the preactivations, then ReLU,
     /// the second layer and the sigmoid.
     public func finish(_ pre: UnsafePointer<Float>, count: Int, extra: [Float]) -> Float {
-        let inputs = first.inputs, k = min(Self.trailingWidth, inputs)
-        precondition(count + extra.count == inputs, "head input width")
+        let k = min(Self.trailingWidth, first.inputs)
+        precondition(count + extra.count == first.inputs && extra.count <= k, "head input width")
         var out = second.bias[0]
-        let fromTrailing = extra.count <= k
-        let (columns, stride, offset) = fromTrailing ? (trailingColumns, k, k - extra.count) : (first.weight, inputs, count)
-        columns.withUnsafeBufferPointer { w in
+        let offset = k - extra.count
+        trailingColumns.withUnsafeBufferPointer { w in
             second.weight.withUnsafeBufferPointer { w2 in
                 for r in 0..<Self.width {
                     var a = pre[r]
-                    let row = w.baseAddress! + r * stride + offset
+                    let row = w.baseAddress! + r * k + offset
                     for j in 0..<extra.count { a += row[j] * extra[j] }
                     if a > 0 { out += w2[r] * a }
                 }

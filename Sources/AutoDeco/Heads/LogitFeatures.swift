@@ -34,7 +34,7 @@ public struct LogitFeatures: Sendable, Equatable {
         guard n > 1, let base = l.baseAddress else { self = .zero; return }
         let parts = pool?.threadCount ?? 1
         func split(_ body: (Int, Range<Int>) -> Void) {
-            guard let pool, parts > 1 else { body(0, 0..<n); return }
+            guard let pool else { body(0, 0..<n); return }
             pool.run { k in body(k, Self.slice(n, part: k, of: parts)) }
         }
         // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
@@ -66,7 +66,9 @@ public struct LogitFeatures: Sendable, Equatable {
         maxProb = 1 / z  // e of the max is exp(0) = 1
         entropy = -sumEnt
         probVariance = sumSq / Float(n - 1)
-        top5Sum = top.values.prefix(min(5, n)).reduce(Float(0)) { $0 + expf(($1 - m) * invT) } / z
+        // Fewer than five logits leave -inf entries, whose exp is 0.
+        let e = { (v: Float) in expf((v - m) * invT) }
+        top5Sum = (e(top.v0) + e(top.v1) + e(top.v2) + e(top.v3) + e(top.v4)) / z
     }
 
     /// Part k of `parts` of 0..<n, cut on multiples of 16 (the SIMD passes' stride).

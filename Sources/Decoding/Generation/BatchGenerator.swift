@@ -177,25 +177,27 @@ public final class BatchGenerator: @unchecked Sendable {
             stats.forwardPasses += 1
             for (a, step) in zip(active, steps) { slotTokens[a.slot] += step.tokens }
 
+            // Sequences are changed in place (a `var` copy would share its token list with
+            // `active`, and every append would copy the whole list: quadratic in its length).
             kept = []
-            for (i, var a) in active.enumerated() {
+            for i in active.indices {
                 let out = outputs[i]
-                if a.pending == nil {
-                    a.prefilled += steps[i].tokens.count
-                    if a.prefilled < a.request.prompt.count { kept.append(a); continue }
+                if active[i].pending == nil {
+                    active[i].prefilled += steps[i].tokens.count
+                    if active[i].prefilled < active[i].request.prompt.count { kept.append(active[i]); continue }
                 }
-                let cache = contexts[a.slot].cache
+                let cache = contexts[active[i].slot].cache
                 let lastHidden = (out.tokenCount - 1) * H
                 let (token, finished) = out.hidden.withUnsafeBufferPointer { h in
                     out.logits.withUnsafeBufferPointer { l in
-                        a.decoder.next(hidden: UnsafeBufferPointer(rebasing: h[lastHidden..<(lastHidden + H)]),
-                                       logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: cache.length < cache.capacity)
+                        active[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[lastHidden..<(lastHidden + H)]),
+                                               logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: cache.length < cache.capacity)
                     }
                 }
-                a.tokens.append(token)
+                active[i].tokens.append(token)
                 stats.generatedTokens += 1
-                onToken(a.request.id, token)
-                if let finished { try finish(a, finished) } else { a.pending = token.id; kept.append(a) }
+                onToken(active[i].request.id, token)
+                if let finished { try finish(active[i], finished) } else { active[i].pending = token.id; kept.append(active[i]) }
             }
             active = kept
         }

@@ -4,20 +4,22 @@ import Kernels
 /// The token chosen by a sampler.
 public struct SampledToken: Sendable, Equatable {
     public var id: Int32
-    /// log p(id) under the model's unmodified distribution (softmax of the raw logits); nil when
+    /// log p(id) under softmax of the logits the sampler was given (before temperature and
+    /// truncation); nil when
     /// the sampler was told not to compute it (`Sampler.computesLogprobs`).
     public var logprob: Float?
 }
 
 /// Picks tokens from logits by the chain of `SamplingParameters` without sorting the vocabulary.
 ///
-/// Per token: a SIMD pass for the log-sum-exp of the raw logits (the reported log-probability,
-/// unless `computesLogprobs` is off); without filters, an inverse-CDF draw over all tokens.
-/// With filters, one SIMD pass writes every weight exp((l - max) / T) to a reused buffer; the
+/// Per token: the log-sum-exp of the logits for the reported log-probability (unless
+/// `computesLogprobs` is off; inside the weights' pass when there is one); without filters, an
+/// inverse-CDF draw over all tokens. With filters, one SIMD pass writes every weight
+/// exp((l - max) / T) to a reused buffer (or a controller's weights at that T are reused). A
+/// top-p of at least 0.8 alone is drawn by rejection from the whole distribution; otherwise the
 /// candidates are the tokens above a weight floor that grows only until it provably holds the
-/// top-k set or the top-p nucleus; a binary max-heap then pops them in descending order until
-/// the filter is satisfied (typically tens of pops out of a few thousand candidates out of 49k
-/// tokens).
+/// top-k set or the top-p nucleus, and a weight histogram selects the leading ones without a
+/// sort (`selectLeading`).
 ///
 /// ```swift
 /// var sampler = Sampler(parameters: SamplingParameters(temperature: 0.7, seed: 1))

@@ -26,7 +26,7 @@ public enum TopLogprobs {
             best.insert((v, Int32(i)), at: j)
             if best.count > k { best.removeLast() }
         }
-        let maxLogit = VectorOps.argmax(base, n: n).value
+        let maxLogit = best[0].value
         let logZ = maxLogit + logf(VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1))
         return (best.map { TokenLogprob(id: $0.id, logprob: $0.value - logZ) }, logZ)
     }

@@ -36,7 +36,11 @@ public enum DefaultModel {
             throw ModelFetchError.cacheNotWritable(dir.path, "\(error)")
         }
         // One fetch at a time: parallel test processes and CLI runs wait for each other.
-        let lock = try FileLock(path: dir.appendingPathComponent(".fetch.lock").path)
+        let lockPath = dir.appendingPathComponent(".fetch.lock").path
+        let lock: FileLock
+        do { lock = try FileLock(path: lockPath) } catch let FileLockError.failed(path, why) {
+            throw ModelFetchError.lockFailed(path, why)
+        }
         defer { lock.unlock() }
         if isVerified(file: file, marker: marker) { return file.path }
         if FileManager.default.fileExists(atPath: file.path) {
