@@ -1,3 +1,5 @@
+import CKernels
+
 /// Vectorised exp: the sampler takes exp of every logit (49k-150k per token), and libm's
 /// scalar `expf` would cost as much as a tenth of a decode step.
 ///
@@ -33,6 +35,11 @@ public func expSIMD(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 extension VectorOps {
+    /// Whether `storeExp` and `probabilityMoments` run their AVX-512 versions (CKernels/exp512.c):
+    /// on CPUs with AVX-512F, unless `AUTODECO_KERNELS` asks for the AVX2 or portable path.
+    public static let passesUseAVX512 = cpuHasAVX512F && IntegerKernelChoice.requested.map { $0 == .vnni } ?? true
+    public static let cpuHasAVX512F = ad_kernels_have_avx512f() != 0
+
     /// sum_i exp((x[i] - shift) * scale) over n floats.
     @inline(__always)
     public static func sumExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float) -> Float {
@@ -49,11 +56,18 @@ extension VectorOps {
         return total
     }
 
-    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. Two vectors per
-    /// iteration, as in `sumExp`: the polynomial is a chain of dependent steps, and two chains
-    /// in flight can overlap.
+    /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. AVX-512 (C) when
+    /// the CPU has it, else two vectors per iteration, as in `sumExp`: the polynomial is a chain of
+    /// dependent steps, and two chains in flight can overlap.
     public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
                                 into out: UnsafeMutablePointer<Float>) -> Float {
+        if passesUseAVX512 { return ad_store_exp_avx512(x, Int32(n), shift, scale, out) }
+        return storeExpPortable(x, n: n, shift: shift, scale: scale, into: out)
+    }
+
+    /// `storeExp` in Swift SIMD (8 lanes), on any CPU.
+    public static func storeExpPortable(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
+                                        into out: UnsafeMutablePointer<Float>) -> Float {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
         let s = SIMD8<Float>(repeating: shift), k = SIMD8<Float>(repeating: scale)
         var i = 0
@@ -96,9 +110,21 @@ extension VectorOps {
     }
 
     /// For q = e * invZ (e: n weights): sum (q - mean)^2 and sum q ln(q + eps), the variance and
-    /// entropy sums of the AutoDeco top-p features, in one SIMD pass.
+    /// entropy sums of the AutoDeco top-p features, in one SIMD pass (AVX-512 in C when the CPU
+    /// has it).
     public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
                                           eps: Float) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
+        if passesUseAVX512 {
+            var c: (Float, Float) = (0, 0)
+            ad_probability_moments_avx512(e, Int32(n), invZ, mean, eps, &c.0, &c.1)
+            return c
+        }
+        return probabilityMomentsPortable(e, n: n, invZ: invZ, mean: mean, eps: eps)
+    }
+
+    /// `probabilityMoments` in Swift SIMD (8 lanes), on any CPU.
+    public static func probabilityMomentsPortable(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
+                                                  eps: Float) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
         let iz = SIMD8<Float>(repeating: invZ), mu = SIMD8<Float>(repeating: mean), ep = SIMD8<Float>(repeating: eps)
         var sq = SIMD8<Float>(), ent = SIMD8<Float>(), sq1 = SIMD8<Float>(), ent1 = SIMD8<Float>()
         var i = 0

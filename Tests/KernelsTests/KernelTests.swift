@@ -262,3 +262,69 @@ struct SamplerScanTests {
         }
     }
 }
+
+/// The passes over the vocabulary behind the AutoDeco features: the AVX-512 versions (used
+/// when the CPU has it) and the Swift ones, each against float64, at lengths with every tail.
+struct VocabularyPassTests {
+    static let lengths = [1, 15, 16, 17, 31, 32, 33, 1003]
+
+    static func logits(_ n: Int) -> [Float] {
+        var g = SeededGenerator(seed: UInt64(n))
+        return (0..<n).map { i in i % 97 == 5 ? -.infinity : Float(g.nextUnit() * 40 - 30) }
+    }
+
+    @Test func avx512RunsWhereTheCPUHasIt() {
+        #expect(VectorOps.passesUseAVX512 == (VectorOps.cpuHasAVX512F && IntegerKernelChoice.requested == nil))
+    }
+
+    @Test(arguments: lengths)
+    func storeExpMatchesFloat64AndZeroesUnderflow(n: Int) {
+        // Scale 3 spreads the arguments over [-90, 30]: below -87 they must give exactly 0.
+        let x = Self.logits(n), shift: Float = 0, scale: Float = 3
+        for portable in [false, true] {
+            var out = [Float](repeating: .nan, count: n)
+            let sum = x.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    portable ? VectorOps.storeExpPortable(b.baseAddress!, n: n, shift: shift, scale: scale, into: o.baseAddress!)
+                             : VectorOps.storeExp(b.baseAddress!, n: n, shift: shift, scale: scale, into: o.baseAddress!)
+                }
+            }
+            var refSum = 0.0
+            for i in 0..<n {
+                let arg = (x[i] - shift) * scale
+                if arg < -87 { #expect(out[i] == 0, "n \(n) i \(i) arg \(arg)"); continue }
+                let ref = Foundation.exp(Double(arg))
+                refSum += ref
+                #expect(abs(Double(out[i]) - ref) <= 5e-7 * ref, "n \(n) i \(i): \(out[i]) vs \(ref)")
+            }
+            #expect(abs(Double(sum) - refSum) <= 1e-6 * refSum, "n \(n) portable \(portable)")
+            // In place, as softmax calls it.
+            var inPlace = x
+            _ = inPlace.withUnsafeMutableBufferPointer { b in
+                portable ? VectorOps.storeExpPortable(b.baseAddress!, n: n, shift: shift, scale: scale, into: b.baseAddress!)
+                         : VectorOps.storeExp(b.baseAddress!, n: n, shift: shift, scale: scale, into: b.baseAddress!)
+            }
+            #expect(inPlace == out)
+        }
+    }
+
+    @Test(arguments: lengths)
+    func probabilityMomentsMatchFloat64(n: Int) {
+        let e = Self.logits(n).map { Float(Foundation.exp(Double($0) / 3)) }
+        let z = e.reduce(0.0) { $0 + Double($1) }, mean = 1 / Double(n), eps = 1e-8
+        var refSq = 0.0, refEnt = 0.0
+        for v in e {
+            let q = Double(Float(Double(v) / z))
+            refSq += (q - mean) * (q - mean)
+            refEnt += q * Foundation.log(q + eps)
+        }
+        for portable in [false, true] {
+            let got = e.withUnsafeBufferPointer { b in
+                portable ? VectorOps.probabilityMomentsPortable(b.baseAddress!, n: n, invZ: Float(1 / z), mean: Float(mean), eps: Float(eps))
+                         : VectorOps.probabilityMoments(b.baseAddress!, n: n, invZ: Float(1 / z), mean: Float(mean), eps: Float(eps))
+            }
+            #expect(abs(Double(got.sumSquaredDeviation) - refSq) <= 1e-5 * refSq + 1e-12, "n \(n) portable \(portable)")
+            #expect(abs(Double(got.sumQLogQ) - refEnt) <= 1e-5 * abs(refEnt) + 1e-7, "n \(n) portable \(portable)")
+        }
+    }
+}

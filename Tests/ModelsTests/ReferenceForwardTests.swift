@@ -86,21 +86,27 @@ import Models
         #expect(checked >= g.steps.count / 2)
     }
 
-    /// Token-by-token decode through the KV cache equals one batched prompt pass.
+    /// Token-by-token decode through the KV cache equals one batched prompt pass, to float
+    /// rounding: with float32 activations one token takes the matrix-vector path and many the
+    /// tiled one, which sum in different orders (relative L2 1-4e-6 per position, measured; the
+    /// first position too). Hidden states are compared as with the exact engine (relative L2 per
+    /// position), 10x tighter than against it.
     @Test func kvCacheDecodeEqualsBatchedPrefill() throws {
         let p = try #require(try referencePrompts().first { $0.name == "P2" })
         let batched = try run(p)
         let ctx = model.makeContext(capacity: p.ids.count)
         let V = model.config.vocab, H = model.config.hidden
-        var worstLogit: Float = 0, worstHidden: Float = 0
+        var worstLogit: Float = 0, worstHidden = 0.0
         for (t, id) in p.ids.enumerated() {
             let one = try model.forward([id], context: ctx, logits: .last)
             for (a, b) in zip(one.logits, batched.logits[(t * V)..<((t + 1) * V)]) { worstLogit = max(worstLogit, abs(a - b)) }
-            for (a, b) in zip(one.hidden, batched.hidden[(t * H)..<((t + 1) * H)]) { worstHidden = max(worstHidden, abs(a - b)) }
+            var dd = 0.0, bb = 0.0
+            for (a, b) in zip(one.hidden, batched.hidden[(t * H)..<((t + 1) * H)]) { dd += Double(a - b) * Double(a - b); bb += Double(b * b) }
+            worstHidden = max(worstHidden, (dd / bb).squareRoot())
         }
         #expect(ctx.cache.length == p.ids.count)
         #expect(worstLogit < 1e-3, "max logit difference \(worstLogit)")
-        #expect(worstHidden < 1e-4, "max hidden difference \(worstHidden)")
+        #expect(worstHidden < 1e-5, "max relative L2 hidden difference \(worstHidden)")
     }
 
     /// Prefill in two chunks continues exactly where the first chunk left the cache.

@@ -1,5 +1,6 @@
-// Innermost integer dot-product loops, in C because Swift cannot emit them (measured in
-// docs/performance.md: the closest Swift code vectorises to 3-4x more instructions per block).
+// Innermost loops, in C because Swift cannot emit them (measured in docs/performance.md): the
+// integer dot products (below; the closest Swift code vectorises to 3-4x more instructions per
+// block) and the AVX-512 passes over the vocabulary (exp512.c).
 //
 // Activations are rounded to 16-bit integers per 32-value block: x[i] ~= qx[i] * dx[b], with
 // sx[b] = the exact float sum of the block (for the Q4_1 offset term). 8 bits, as llama.cpp
@@ -45,5 +46,18 @@ void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
 
 /// 1 when this CPU runs the AVX-512 VNNI kernels.
 int ad_kernels_have_vnni(void);
+
+// MARK: - Passes over the vocabulary (exp512.c): AVX-512 when the CPU has it
+
+/// 1 when this CPU has AVX-512F, which the two functions below require.
+int ad_kernels_have_avx512f(void);
+
+/// out[i] = exp((x[i] - shift) * scale) for i < n (exactly 0 where the argument is below -87);
+/// returns their sum. `out` may be `x`.
+float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out);
+
+/// With q = e[i] * inv_z: *sum_sq_dev = sum (q - mean)^2, *sum_q_log_q = sum q ln(q + eps).
+void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
+                                   float *sum_sq_dev, float *sum_q_log_q);
 
 #endif

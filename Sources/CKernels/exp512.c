@@ -1,0 +1,123 @@
+// The two passes over the vocabulary behind the AutoDeco features and the sampler's weights,
+// in AVX-512: exp of every scaled logit, then the variance and entropy sums. Swift builds for
+// the haswell baseline and has no way to use 512-bit instructions behind a run-time check; the
+// same Cephes polynomials compiled from Swift (Kernels/Exp.swift, the fallback) take 2.8x
+// (exp) and 1.8x (moments) the time of these (docs/performance.md, "AutoDeco overhead").
+// vscalefps, vgetexpps and vgetmantps replace the exponent-bit arithmetic, and masks replace
+// both the underflow test and the scalar tail loops.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f")))
+
+static int cpu_has_avx512f = -1;
+int ad_kernels_have_avx512f(void) {
+    if (cpu_has_avx512f < 0) {
+        __builtin_cpu_init();
+        cpu_has_avx512f = __builtin_cpu_supports("avx512f");
+    }
+    return cpu_has_avx512f;
+}
+
+
+/// exp(x) for the lanes in `keep` with x >= -87, else exactly 0 (so masked, -inf logits stay
+/// impossible, as in Swift's expSIMD). Cody-Waite reduction x = n ln2 + r and Cephes' degree-6
+/// polynomial, the same constants as expSIMD; 2^n applied by vscalefps.
+AVX512 static inline __m512 exp16(__m512 x, __mmask16 keep) {
+    keep &= _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.f), _CMP_GE_OQ);
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 er = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.f));
+    return _mm512_maskz_scalef_ps(keep, er, n);
+}
+
+/// ln(x) for normal x > 0: x = m 2^k with m in [sqrt(1/2), sqrt(2)), Cephes' logf polynomial
+/// in f = m - 1 (the constants of Swift's logSIMD).
+AVX512 static inline __m512 log16(__m512 x) {
+    __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+    __m512 k = _mm512_getexp_ps(x);
+    const __mmask16 high = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm512_mask_mul_ps(m, high, m, _mm512_set1_ps(0.5f));
+    k = _mm512_mask_add_ps(k, high, k, _mm512_set1_ps(1.f));
+    const __m512 f = _mm512_sub_ps(m, _mm512_set1_ps(1.f));
+    const __m512 z = _mm512_mul_ps(f, f);
+    __m512 y = _mm512_set1_ps(7.0376836292e-2f);
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(-1.1514610310e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.1676998740e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(-1.2420140846e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.4249322787e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(-1.6668057665e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.0000714765e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(-2.4999993993e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(3.3333331174e-1f));
+    y = _mm512_mul_ps(_mm512_mul_ps(y, f), z);
+    y = _mm512_fmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), y);
+    y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
+    return _mm512_fmadd_ps(k, _mm512_set1_ps(0.693359375f), _mm512_add_ps(f, y));
+}
+
+static inline __mmask16 first_lanes(int count) { return (__mmask16)((1u << count) - 1); }
+
+AVX512 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) {
+    const __m512 s = _mm512_set1_ps(shift), k = _mm512_set1_ps(scale);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int i = 0;
+    // Two independent vectors per iteration: the polynomial is a chain of dependent steps.
+    for (; i + 32 <= n; i += 32) {
+        const __m512 e0 = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), s), k), 0xFFFF);
+        const __m512 e1 = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), s), k), 0xFFFF);
+        _mm512_storeu_ps(out + i, e0);
+        _mm512_storeu_ps(out + i + 16, e1);
+        a0 = _mm512_add_ps(a0, e0);
+        a1 = _mm512_add_ps(a1, e1);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 lanes = first_lanes(n - i < 16 ? n - i : 16);
+        const __m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + i), s), k), lanes);
+        _mm512_mask_storeu_ps(out + i, lanes, e);
+        a0 = _mm512_add_ps(a0, e);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
+                                          float *sum_sq_dev, float *sum_q_log_q) {
+    const __m512 iz = _mm512_set1_ps(inv_z), mu = _mm512_set1_ps(mean), ep = _mm512_set1_ps(eps);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, h0 = s0, h1 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512 q0 = _mm512_mul_ps(_mm512_loadu_ps(e + i), iz), q1 = _mm512_mul_ps(_mm512_loadu_ps(e + i + 16), iz);
+        const __m512 d0 = _mm512_sub_ps(q0, mu), d1 = _mm512_sub_ps(q1, mu);
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+        h0 = _mm512_fmadd_ps(q0, log16(_mm512_add_ps(q0, ep)), h0);
+        h1 = _mm512_fmadd_ps(q1, log16(_mm512_add_ps(q1, ep)), h1);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 lanes = first_lanes(n - i < 16 ? n - i : 16);
+        // Lanes past n load q = 0, so they add nothing to the entropy; their deviation is masked.
+        const __m512 q = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, e + i), iz);
+        const __m512 d = _mm512_maskz_sub_ps(lanes, q, mu);
+        s0 = _mm512_fmadd_ps(d, d, s0);
+        h0 = _mm512_fmadd_ps(q, log16(_mm512_add_ps(q, ep)), h0);
+    }
+    *sum_sq_dev = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    *sum_q_log_q = _mm512_reduce_add_ps(_mm512_add_ps(h0, h1));
+}
+
+#else
+int ad_kernels_have_avx512f(void) { return 0; }
+float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) { __builtin_trap(); }
+void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
+                                   float *sum_sq_dev, float *sum_q_log_q) { __builtin_trap(); }
+#endif
