@@ -76,14 +76,22 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// Part k of `parts` contiguous parts of 0..<count, cut on multiples of `unit` (the last
+    /// part also takes the remainder): how every parallel region here divides its work.
+    public static func part(_ k: Int, of parts: Int, count: Int, unit: Int = 1) -> Range<Int> {
+        let units = count / unit
+        let lo = units * k / parts * unit, hi = k == parts - 1 ? count : units * (k + 1) / parts * unit
+        return lo..<hi
+    }
+
     /// Splits 0..<count into `threadCount` contiguous ranges and runs `body(range)` on each.
     public func parallelFor(_ count: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
         let n = min(threadCount, max(1, count / max(minPerThread, 1)))
         if n <= 1 { body(0..<count); return }
         run { t in
             guard t < n else { return }
-            let lo = count * t / n, hi = count * (t + 1) / n
-            if lo < hi { body(lo..<hi) }
+            let range = Self.part(t, of: n, count: count)
+            if !range.isEmpty { body(range) }
         }
     }
 

@@ -275,7 +275,7 @@ public final class LlamaModel: @unchecked Sendable {
         // Packed matrices compute 16 rows at a time: split on multiples of 16.
         let unit = mats.allSatisfy { $0.0.packed != nil } ? 16 : 1
         pool.run { thread in
-            let lo = (total / unit) * thread / n * unit, hi = thread == n - 1 ? total : (total / unit) * (thread + 1) / n * unit
+            let mine = ThreadPool.part(thread, of: n, count: total, unit: unit), lo = mine.lowerBound, hi = mine.upperBound
             var base = 0
             for (w, out) in mats {
                 let a = max(lo, base) - base, b = min(hi, base + w.rows) - base

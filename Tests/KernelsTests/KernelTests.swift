@@ -144,6 +144,19 @@ struct KernelTests {
         }
         #expect(covered.allSatisfy { $0 == 1 })
     }
+
+    /// The parts tile 0..<count in order, and every cut but the end is a multiple of the unit.
+    @Test func partsTileTheRangeOnMultiplesOfTheUnit() {
+        for count in [0, 1, 15, 16, 17, 100, 1003, 49152] { for parts in 1...5 { for unit in [1, 16] {
+            var next = 0
+            for k in 0..<parts {
+                let r = ThreadPool.part(k, of: parts, count: count, unit: unit)
+                #expect(r.lowerBound == next && r.lowerBound % unit == 0, "count \(count) parts \(parts) unit \(unit) k \(k)")
+                next = r.upperBound
+            }
+            #expect(next == count)
+        } } }
+    }
 }
 
 struct ExpTests {

@@ -48,7 +48,8 @@ public final class AutoDecoController: DecodingController {
             pre.withUnsafeMutableBufferPointer { buf in
                 let out = buf.baseAddress!
                 let work = { (k: Int) in
-                    let mine = (rows.lowerBound + rows.count * k / parts)..<(rows.lowerBound + rows.count * (k + 1) / parts)
+                    let part = ThreadPool.part(k, of: parts, count: rows.count)
+                    let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
                     let tRows = mine.clamped(to: 0..<width), pRows = mine.clamped(to: width..<(2 * width))
                     if !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: out, rows: tRows) }
                     if !pRows.isEmpty {

@@ -73,7 +73,6 @@ public struct LogitFeatures: Sendable, Equatable {
 
     /// Part k of `parts` of 0..<n, cut on multiples of 16 (the SIMD passes' stride).
     public static func slice(_ n: Int, part k: Int, of parts: Int) -> Range<Int> {
-        let lo = (n / 16 * k / parts) * 16, hi = k == parts - 1 ? n : (n / 16 * (k + 1) / parts) * 16
-        return lo..<hi
+        ThreadPool.part(k, of: parts, count: n, unit: 16)
     }
 }
