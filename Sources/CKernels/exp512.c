@@ -21,7 +21,6 @@ int ad_kernels_have_avx512f(void) {
     return cpu_has_avx512f;
 }
 
-
 /// exp(x) for the lanes in `keep` with x >= -87, else exactly 0 (so masked, -inf logits stay
 /// impossible, as in Swift's expSIMD). Cody-Waite reduction x = n ln2 + r and Cephes' degree-6
 /// polynomial, the same constants as expSIMD; 2^n applied by vscalefps.

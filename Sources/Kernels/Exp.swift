@@ -38,6 +38,7 @@ extension VectorOps {
     /// Whether `storeExp` and `probabilityMoments` run their AVX-512 versions (CKernels/exp512.c):
     /// on CPUs with AVX-512F, unless `AUTODECO_KERNELS` asks for the AVX2 or portable path.
     public static let passesUseAVX512 = cpuHasAVX512F && IntegerKernelChoice.requested.map { $0 == .vnni } ?? true
+    /// Whether this CPU has AVX-512F (the C passes' requirement).
     public static let cpuHasAVX512F = ad_kernels_have_avx512f() != 0
 
     /// sum_i exp((x[i] - shift) * scale) over n floats.
