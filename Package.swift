@@ -31,7 +31,8 @@ let package = Package(
     ],
     targets: [
         // Layer 1: hot loops on raw buffers. CKernels holds the int16 dot products that Swift
-        // cannot express (vpmaddwd, vpdpwssd; measured in docs/performance.md), with portable loops.
+        // cannot express (vpmaddwd, vpdpwssd; measured in docs/performance.md), with portable loops,
+        // and the AVX-512 exp/log passes (Swift cannot switch to AVX-512 at run time).
         .target(name: "CKernels"),
         .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: common),
         // Layer 2: file formats (GGUF, npy), memory-mapped and validated.

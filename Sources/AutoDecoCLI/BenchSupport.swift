@@ -97,7 +97,7 @@ struct MachineCeilings {
             defer { sums.deallocate() }
             let start = Date()
             pool.run { t in
-                let lo = count * t / pool.threadCount, hi = count * (t + 1) / pool.threadCount
+                let mine = ThreadPool.part(t, of: pool.threadCount, count: count), lo = mine.lowerBound, hi = mine.upperBound
                 var a = SIMD16<Float>(), b = SIMD16<Float>()
                 var i = lo
                 while i + 32 <= hi {

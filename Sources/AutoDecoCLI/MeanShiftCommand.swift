@@ -32,8 +32,8 @@ struct MeanShiftCommand: ParsableCommand {
             evaluate with: --method %@
             """, m.positions, data, m.meanTemperature, m.stdTemperature, m.inverseMeanTemperature, m.meanTopP, m.stdTopP,
             m.method.description))
-        let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var object = try JSONSerialization.jsonObject(with: try e.encode(m)) as! [String: Any]
+        // Encoded only to be re-serialised below with the method and data added, so no formatting here.
+        var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(m)) as! [String: Any]
         object["method"] = m.method.description
         object["data"] = data
         let text = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -12,7 +12,8 @@ struct ServeCommand: AsyncParsableCommand {
         Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health. \
         Request fields: model (any name: one model is served), messages / prompt, max_tokens, \
         max_completion_tokens, temperature, top_p, top_k, min_p, seed, stop, n, stream, \
-        stream_options.include_usage, logprobs, top_logprobs, presence_penalty, frequency_penalty; \
+        stream_options.include_usage, logprobs, top_logprobs, presence_penalty, frequency_penalty, \
+        ignore_eos (vLLM's); \
         unknown fields are ignored. With heads (the default on the default model) each token's \
         temperature and top-p are the heads' predictions times the request's temperature and top_p \
         (both default 1); each choice, and each streamed chunk, lists them in the extra fields \

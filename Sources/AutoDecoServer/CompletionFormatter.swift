@@ -68,7 +68,7 @@ struct CompletionFormatter {
         fields.append(("logprobs", token == nil ? nil : logprobsValue(tokens, textOffset: textOffset)))
         fields.append(("finish_reason", Self.finishReason(finishReason)))
         fields += extensionFields(tokens)
-        var body = header(object: endpoint == .chat ? "chat.completion.chunk" : "text_completion") + [("choices", .array([.object(fields)]))]
+        var body = header(object: endpoint.chunkObject) + [("choices", .array([.object(fields)]))]
         if includeUsage { body.append(("usage", nil)) }
         return .object(body)
     }
@@ -77,14 +77,14 @@ struct CompletionFormatter {
     func roleChunk(choice: Int, includeUsage: Bool) -> JSONValue {
         let fields: [(String, JSONValue)] = [("index", .int(choice)), ("delta", .object([("role", "assistant"), ("content", "")])),
                                              ("logprobs", nil), ("finish_reason", nil)]
-        var body = header(object: "chat.completion.chunk") + [("choices", .array([.object(fields)]))]
+        var body = header(object: Endpoint.chat.chunkObject) + [("choices", .array([.object(fields)]))]
         if includeUsage { body.append(("usage", nil)) }
         return .object(body)
     }
 
     /// The last chunk when `stream_options.include_usage` is set: no choices, the usage.
     func usageChunk(promptTokens: Int, completionTokens: Int) -> JSONValue {
-        .object(header(object: endpoint == .chat ? "chat.completion.chunk" : "text_completion")
+        .object(header(object: endpoint.chunkObject)
                 + [("choices", []), ("usage", Self.usage(prompt: promptTokens, completion: completionTokens))])
     }
 

@@ -46,6 +46,8 @@ public struct CompletionRequestBody: Decodable, Sendable {
 public enum Endpoint: Sendable {
     case chat, completion
     var object: String { self == .chat ? "chat.completion" : "text_completion" }
+    /// The object of a streamed chunk (legacy completions stream whole `text_completion` objects).
+    var chunkObject: String { self == .chat ? "chat.completion.chunk" : "text_completion" }
     var idPrefix: String { self == .chat ? "chatcmpl" : "cmpl" }
 }
 

@@ -63,16 +63,19 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
 /// With an API key set, every request but `/health` must carry `Authorization: Bearer <key>`.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = ServerContext
-    let key: String
+    /// The whole expected header value, built once.
+    let expected: String
+
+    init(key: String) { expected = "Bearer \(key)" }
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         if request.uri.path != "/health" {
-            guard let header = request.headers[.authorization], header == "Bearer \(key)" else { throw APIError.invalidAPIKey }
+            guard let header = request.headers[.authorization], header == expected else { throw APIError.invalidAPIKey }
         }
         return try await next(request, context)
     }
 }
 
 extension Duration {
-    var milliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
+    var milliseconds: Int { Int(self / .milliseconds(1)) }
 }

@@ -98,7 +98,7 @@ public final class OpenAIServer: Sendable {
         router.get("/health") { _, _ in
             let load = self.scheduler.load
             return self.json(.object([("status", "ok"), ("model", .string(self.configuration.modelID)),
-                                      ("heads", self.heads == nil ? false : true), ("slots", .int(self.configuration.parallel)),
+                                      ("heads", .bool(self.heads != nil)), ("slots", .int(self.configuration.parallel)),
                                       ("running", .int(load.running)), ("queued", .int(load.queued)),
                                       ("finished", .int(load.finished)), ("cancelled", .int(load.cancelled))]))
         }

@@ -1,5 +1,6 @@
 // The two passes over the vocabulary behind the AutoDeco features and the sampler's weights,
-// in AVX-512: exp of every scaled logit, then the variance and entropy sums. Swift builds for
+// in AVX-512: exp of every scaled logit (also every softmax's, attention's included), then the
+// variance and entropy sums. Swift builds for
 // the haswell baseline and has no way to use 512-bit instructions behind a run-time check; the
 // same Cephes polynomials compiled from Swift (Kernels/Exp.swift, the fallback) take 2.8x
 // (exp) and 1.8x (moments) the time of these (docs/performance.md, "AutoDeco overhead").
@@ -116,7 +117,14 @@ AVX512 void ad_probability_moments_avx512(const float *e, int n, float inv_z, fl
 
 #else
 int ad_kernels_have_avx512f(void) { return 0; }
-float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) { __builtin_trap(); }
+// Never called: Swift checks ad_kernels_have_avx512f first.
+float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) {
+    (void)x; (void)n; (void)shift; (void)scale; (void)out;
+    __builtin_trap();
+}
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
-                                   float *sum_sq_dev, float *sum_q_log_q) { __builtin_trap(); }
+                                   float *sum_sq_dev, float *sum_q_log_q) {
+    (void)e; (void)n; (void)inv_z; (void)mean; (void)eps; (void)sum_sq_dev; (void)sum_q_log_q;
+    __builtin_trap();
+}
 #endif

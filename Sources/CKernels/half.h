@@ -1,9 +1,17 @@
-// IEEE half to float, exactly (subnormals, infinities and NaNs included): the portable loops'
-// conversion of the f16 block scales. Shared by q16.c and packed16.c.
+// What q16.c and packed16.c share about GGUF blocks: the format codes, a block's bytes, and IEEE
+// half to float, exactly (subnormals, infinities and NaNs included), the portable loops'
+// conversion of the f16 block scales.
 #ifndef AUTODECO_HALF_H
 #define AUTODECO_HALF_H
 #include <stdint.h>
 #include <string.h>
+
+enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
+
+/// Bytes of one 32-value GGUF block: Q4_1 f16 scale + f16 min + 16 nibble bytes; Q8_0 f16 scale + 32 bytes.
+static inline int gguf_block_bytes(int format) { return format == FORMAT_Q4_1 ? 20 : 34; }
+
+static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
 static inline float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;

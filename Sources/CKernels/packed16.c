@@ -18,8 +18,6 @@
 #include <math.h>
 #include <string.h>
 
-enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
-
 static long unit_bytes(int format) { return format == FORMAT_Q4_1 ? 320 : 544; }
 
 long ad_packed16_bytes(int format, int rows, int cols) {
@@ -28,7 +26,7 @@ long ad_packed16_bytes(int format, int rows, int cols) {
 
 void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, int g0, int g1, void *packed) {
     const int nb = cols / 32;
-    const long ub = unit_bytes(format), gguf_block = format == FORMAT_Q4_1 ? 20 : 34;
+    const long ub = unit_bytes(format), gguf_block = gguf_block_bytes(format);
     for (int g = g0; g < g1; g++) {
         for (int b = 0; b < nb; b++) {
             uint8_t *u = (uint8_t *)packed + ((long)g * nb + b) * ub;
@@ -52,7 +50,6 @@ void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, in
     }
 }
 
-static float half_to_float(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return f16_to_f32(h); }
 
 // MARK: - portable (the same arithmetic as the VNNI path, lane by lane: bit-identical results)
 
@@ -75,8 +72,8 @@ static void gemm_packed16_portable(int format, const uint8_t *packed, int cols, 
                     else q = (int8_t)u[32 + 32 * k + i];
                     s += q * x[v];
                 }
-                acc = fmaf((float)s, half_to_float(u + 2 * r) * dx[(long)t * nb + b], acc);
-                if (format == FORMAT_Q4_1) acc = fmaf(half_to_float(u + 32 + 2 * r), sx[(long)t * nb + b], acc);
+                acc = fmaf((float)s, f16_to_f32(load_u16(u + 2 * r)) * dx[(long)t * nb + b], acc);
+                if (format == FORMAT_Q4_1) acc = fmaf(f16_to_f32(load_u16(u + 32 + 2 * r)), sx[(long)t * nb + b], acc);
             }
             y[(long)t * ldy + row] = acc;
         }

@@ -4,10 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
 #define QMAX 32767.0f
-
-static uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
 static int force_portable = 0;
 int ad_kernels_force_portable(int on) { int old = force_portable; if (on >= 0) force_portable = on; return old; }
@@ -108,7 +105,7 @@ AVX2 static inline __attribute__((always_inline)) void gemm_row_avx2(int format,
                                const int16_t *qx, const float *dx, const float *sx, int cols, float *out, long ldy) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     float off0 = 0, off1 = 0, off2 = 0, off3 = 0;
-    const int nbx = cols / 32, bb = format == FORMAT_Q4_1 ? 20 : 34;
+    const int nbx = cols / 32, bb = gguf_block_bytes(format);
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = row + (long)bb * b;
         const wblock w = unpack(format, blk);

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// Vectorised exp: the sampler takes exp of every logit (49k-150k per token), and libm's
 /// scalar `expf` would cost as much as a tenth of a decode step.
@@ -35,11 +36,17 @@ public func expSIMD(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 extension VectorOps {
-    /// Whether `storeExp` and `probabilityMoments` run their AVX-512 versions (CKernels/exp512.c):
-    /// on CPUs with AVX-512F, unless `AUTODECO_KERNELS` asks for the AVX2 or portable path.
-    public static let passesUseAVX512 = cpuHasAVX512F && IntegerKernelChoice.requested.map { $0 == .vnni } ?? true
+    /// Whether `storeExp` (the vocabulary's exponentials, and softmax, so attention too) and
+    /// `probabilityMoments` run their AVX-512 versions (CKernels/exp512.c): on CPUs with AVX-512F,
+    /// unless `AUTODECO_KERNELS` asks for the AVX2 or portable path.
+    public static let passesUseAVX512 = cpuHasAVX512F && (IntegerKernelChoice.requested ?? .vnni) == .vnni
     /// Whether this CPU has AVX-512F (the C passes' requirement).
     public static let cpuHasAVX512F = ad_kernels_have_avx512f() != 0
+
+    /// ln sum_i exp(x[i]), given max = the largest x[i]: the softmax normaliser of log-probabilities.
+    public static func logSumExp(_ x: UnsafePointer<Float>, n: Int, max: Float) -> Float {
+        max + logf(sumExp(x, n: n, shift: max, scale: 1))
+    }
 
     /// sum_i exp((x[i] - shift) * scale) over n floats.
     @inline(__always)
@@ -58,7 +65,7 @@ extension VectorOps {
     }
 
     /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. AVX-512 (C) when
-    /// the CPU has it, else two vectors per iteration, as in `sumExp`: the polynomial is a chain of
+    /// `passesUseAVX512`, else two vectors per iteration, as in `sumExp`: the polynomial is a chain of
     /// dependent steps, and two chains in flight can overlap.
     public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
                                 into out: UnsafeMutablePointer<Float>) -> Float {
@@ -111,8 +118,8 @@ extension VectorOps {
     }
 
     /// For q = e * invZ (e: n weights): sum (q - mean)^2 and sum q ln(q + eps), the variance and
-    /// entropy sums of the AutoDeco top-p features, in one SIMD pass (AVX-512 in C when the CPU
-    /// has it).
+    /// entropy sums of the AutoDeco top-p features, in one SIMD pass (AVX-512 in C when
+    /// `passesUseAVX512`).
     public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
                                           eps: Float) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
         if passesUseAVX512 {

@@ -3,8 +3,8 @@ import Foundation
 
 /// Which integer matrix-product kernels run: the fastest this CPU has, or an older path chosen
 /// with `AUTODECO_KERNELS=avx2|portable` (to compare them on one machine, or to rule a kernel out).
-/// Either of those also keeps the passes over the vocabulary (`VectorOps.storeExp`,
-/// `probabilityMoments`) on their Swift path instead of AVX-512.
+/// Either of those also keeps `VectorOps.storeExp` (the vocabulary's exponentials and every
+/// softmax, attention's included) and `probabilityMoments` on their Swift path instead of AVX-512.
 public enum IntegerKernelChoice: String, Sendable, CaseIterable {
     /// 16-row packed weights and AVX-512 VNNI (`vpdpwssd`).
     case vnni

@@ -51,7 +51,7 @@ public enum VectorOps {
     @inline(__always)
     @discardableResult
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
-        let m = argmax(x, n: n).value
+        let m = max(x, n: n)
         // In place: each value is read before it is written. Arguments <= 0: inside expSIMD's domain.
         let inv = 1 / storeExp(x, n: n, shift: m, scale: 1, into: x)
         for i in 0..<n { x[i] *= inv }
@@ -96,10 +96,21 @@ public enum VectorOps {
         return total + acc.sum()
     }
 
-    /// Index and value of the largest of x[0..<n] (the first one on ties). Eight independent
-    /// running maxima (vectorised by the compiler), then one scan to find the index.
+    /// Index and value of the largest of x[0..<n] (the first one on ties): `max`, then one scan
+    /// to find the index.
     @inline(__always)
     public static func argmax(_ x: UnsafePointer<Float>, n: Int) -> (index: Int, value: Float) {
+        let best = max(x, n: n)
+        guard best > -.infinity else { return (0, best) }
+        var j = 0
+        while x[j] != best { j += 1 }
+        return (j, best)
+    }
+
+    /// The largest of x[0..<n] (-inf when n is 0): eight independent running maxima, vectorised
+    /// by the compiler.
+    @inline(__always)
+    public static func max(_ x: UnsafePointer<Float>, n: Int) -> Float {
         var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
         var i = 0
         while i + 8 <= n {
@@ -109,10 +120,7 @@ public enum VectorOps {
         }
         var best = Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
         while i < n { best = Swift.max(best, x[i]); i += 1 }
-        guard best > -.infinity else { return (0, best) }
-        var j = 0
-        while x[j] != best { j += 1 }
-        return (j, best)
+        return best
     }
 
     /// The five largest of x[0..<n]. One pass against the current fifth largest t: a block of 16

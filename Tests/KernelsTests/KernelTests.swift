@@ -287,7 +287,7 @@ struct VocabularyPassTests {
     }
 
     @Test func avx512RunsWhereTheCPUHasIt() {
-        #expect(VectorOps.passesUseAVX512 == (VectorOps.cpuHasAVX512F && IntegerKernelChoice.requested == nil))
+        #expect(VectorOps.passesUseAVX512 == (VectorOps.cpuHasAVX512F && (IntegerKernelChoice.requested ?? .vnni) == .vnni))
     }
 
     @Test(arguments: lengths)

@@ -33,7 +33,8 @@ public struct HeadMLP: Sendable, Equatable {
     /// weights are read from memory every token.
     private var firstBF16: [UInt16]?
     /// The first layer's last `trailingWidth` columns, row after row ([256, trailingWidth]): the
-    /// top-p head's five scalar inputs. Read in place they would be 256 cache lines of a matrix
+    /// top-p head's five scalar inputs (kept for either head; the temperature head's are hidden-state
+    /// columns, read in place). Read in place they would be 256 cache lines of a matrix
     /// that is no longer cached by the time the features are known.
     private var trailingColumns: [Float] = []
     static let trailingWidth = 5

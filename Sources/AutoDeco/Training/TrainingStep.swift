@@ -132,8 +132,7 @@ extension AutoDecoHeads {
             partsT.withUnsafeMutableBufferPointer { pt in
                 partsP.withUnsafeMutableBufferPointer { pp in
                     pool.run { thread in
-                        let lo = N * thread / threads, hi = N * (thread + 1) / threads
-                        backward(lo..<hi, &pt[thread], &pp[thread])
+                        backward(ThreadPool.part(thread, of: threads, count: N), &pt[thread], &pp[thread])
                     }
                 }
             }

@@ -5,8 +5,7 @@ import Kernels
 public struct SampledToken: Sendable, Equatable {
     public var id: Int32
     /// log p(id) under softmax of the logits the sampler was given (before temperature and
-    /// truncation); nil when
-    /// the sampler was told not to compute it (`Sampler.computesLogprobs`).
+    /// truncation); nil when the sampler was told not to compute it (`Sampler.computesLogprobs`).
     public var logprob: Float?
 }
 
@@ -60,7 +59,7 @@ public struct Sampler {
         // (filtered path), or from a pass of its own.
         var logZ = Float.nan
         func rawLogZ() -> Float {
-            if logZ.isNaN { logZ = maxLogit + logf(VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1)) }
+            if logZ.isNaN { logZ = VectorOps.logSumExp(base, n: n, max: maxLogit) }
             return logZ
         }
         func result(_ id: Int) -> SampledToken { SampledToken(id: Int32(id), logprob: computesLogprobs ? l[id] - rawLogZ() : nil) }

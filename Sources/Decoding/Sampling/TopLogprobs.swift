@@ -27,7 +27,7 @@ public enum TopLogprobs {
             if best.count > k { best.removeLast() }
         }
         let maxLogit = best[0].value
-        let logZ = maxLogit + logf(VectorOps.sumExp(base, n: n, shift: maxLogit, scale: 1))
+        let logZ = VectorOps.logSumExp(base, n: n, max: maxLogit)
         return (best.map { TokenLogprob(id: $0.id, logprob: $0.value - logZ) }, logZ)
     }
 }
