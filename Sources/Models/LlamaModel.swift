@@ -178,6 +178,10 @@ public final class LlamaModel: @unchecked Sendable {
         }
         clock.lap(.lmHead)
         ws.profile?.finishPass()
+        // One sequence (every decode step of a single generation): hand over the buffers, no copies.
+        if batch.count == 1 {
+            return [ForwardOutput(hidden: hidden, logits: allLogits, tokenCount: T)]
+        }
         var outputs = [ForwardOutput]()
         first = 0
         var logitCursor = 0
@@ -197,13 +201,14 @@ public final class LlamaModel: @unchecked Sendable {
         let n = hidden.count / config.hidden
         guard n > 0 else { return [] }
         ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
-        var out = [Float](repeating: 0, count: n * config.vocab)
-        hidden.withUnsafeBufferPointer { h in
-            out.withUnsafeMutableBufferPointer { l in
+        // Not zero-filled first: the LM head writes every entry, each thread its own rows (a
+        // zero-fill on the calling thread would pull the other thread's rows through its cache).
+        return hidden.withUnsafeBufferPointer { h in
+            [Float](unsafeUninitializedCapacity: n * config.vocab) { l, count in
                 linear([(weights.output, l.baseAddress!)], input: h.baseAddress!, tokens: n, ws: ws)
+                count = n * config.vocab
             }
         }
-        return out
     }
 
     // MARK: - Steps
