@@ -88,8 +88,7 @@ struct BenchCommand: ParsableCommand {
         // runs over the whole vocabulary. Their time is also measured on its own.
         var headsNanos: UInt64 = 0, samplingNanos: UInt64 = 0, controlledTokens = 0
         if let heads {
-            let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(
-                directory: heads, hiddenSize: m.config.hidden, baseModelType: m.config.architecture), pool: m.pool)
+            let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config), pool: m.pool)
             let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Tell me a long story about the sea.")]),
                                              addSpecial: true, parseSpecial: true)
             var samples = [Double]()

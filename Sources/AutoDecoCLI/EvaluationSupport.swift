@@ -17,7 +17,7 @@ struct EvaluationContext {
         modelPath = try modelOptions.resolvePath()
         self.headsDirectory = headsDirectory
         heads = try headsDirectory.map {
-            try AutoDecoCheckpoint.load(directory: $0, hiddenSize: model.model.config.hidden, baseModelType: model.model.config.architecture)
+            try AutoDecoCheckpoint.load(directory: $0, for: model.model.config)
         }
         activationsDirectory = DefaultModel.cacheDirectory(override: modelOptions.cacheDir).appendingPathComponent("activations").path
     }

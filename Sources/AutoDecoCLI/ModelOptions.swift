@@ -62,8 +62,7 @@ struct HeadsOptions: ParsableArguments {
     /// user's static settings.
     func controller(for lm: LoadedModel, directory: String?) throws -> any DecodingController {
         guard let heads = directory else { return StaticController() }
-        let loaded = try AutoDecoCheckpoint.load(directory: heads, hiddenSize: lm.model.config.hidden,
-                                                 baseModelType: lm.model.config.architecture)
+        let loaded = try AutoDecoCheckpoint.load(directory: heads, for: lm.model.config)
         return AutoDecoController(heads: loaded, useTemperatureHead: !noTemperatureHead, useTopPHead: !noTopPHead, pool: lm.model.pool)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFiles
+import Models
 
 /// The official heads-only checkpoint: a directory with `config.json` (the base model's config
 /// fields plus the AutoDeco ones) and `model.safetensors` holding the 8 head tensors in PyTorch's
@@ -72,5 +73,12 @@ public enum AutoDecoCheckpoint {
         let dir = URL(fileURLWithPath: directory)
         try w.write(to: dir.appendingPathComponent("model.safetensors").path)
         try AtomicWrite.write(config.jsonData(), to: dir.appendingPathComponent("config.json").path)
+    }
+}
+
+extension AutoDecoCheckpoint {
+    /// Loads a checkpoint checked against the model that will run it (hidden size, architecture).
+    public static func load(directory: String, for model: ModelConfig) throws -> AutoDecoHeads {
+        try load(directory: directory, hiddenSize: model.hidden, baseModelType: model.architecture)
     }
 }
