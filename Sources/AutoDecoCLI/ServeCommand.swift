@@ -21,23 +21,26 @@ struct ServeCommand: AsyncParsableCommand {
         together; more wait in a queue. One log line per request goes to stderr.
         """)
 
+    /// The library's defaults, shown by --help (one place for them).
+    private static let defaults = ServerConfiguration(modelID: "")
+
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var headsOptions: HeadsOptions
 
     @Option(name: .long, help: "Address to listen on (0.0.0.0 for every interface).")
-    var host = "127.0.0.1"
+    var host = Self.defaults.host
 
     @Option(name: .long, help: "TCP port (0: any free port).")
-    var port = 8080
+    var port = Self.defaults.port
 
     @Option(name: .long, help: "Sequences decoded together in one batched forward pass.")
-    var parallel = 4
+    var parallel = Self.defaults.parallel
 
     @Option(name: .long, help: "KV-cache size of each sequence (prompt + completion), in tokens.")
-    var ctx = 4096
+    var ctx = Self.defaults.contextSize
 
     @Option(name: .customLong("max-queued"), help: "Sequences allowed to wait for a slot; beyond, requests get 503.")
-    var maxQueued = 256
+    var maxQueued = Self.defaults.maxQueued
 
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on every endpoint but /health (default: $AUTODECO_API_KEY, else none).")
     var apiKey: String?
@@ -57,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         let lm = try modelOptions.load()
         let headsDirectory = try headsOptions.directory(model: modelOptions)
         let heads = try headsDirectory.map {
-            try AutoDecoCheckpoint.load(directory: $0, hiddenSize: lm.model.config.hidden, baseModelType: lm.model.config.architecture)
+            try AutoDecoCheckpoint.load(directory: $0, for: lm.model.config)
         }
         var config = ServerConfiguration(modelID: modelID ?? URL(fileURLWithPath: lm.path).deletingPathExtension().lastPathComponent)
         config.host = host; config.port = port; config.parallel = parallel; config.contextSize = ctx
