@@ -34,11 +34,17 @@ public struct CompletionRequestBody: Decodable, Sendable {
         case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty", ignoreEOS = "ignore_eos"
     }
 
-    /// Decodes a request body; malformed JSON and wrong types become `APIError`s naming the field.
+    /// Decodes a request body (one parse); malformed JSON and wrong types become `APIError`s
+    /// naming the field.
     public static func decode(_ data: Data) throws -> CompletionRequestBody {
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else { throw APIError.malformedJSON }
         do { return try JSONDecoder().decode(CompletionRequestBody.self, from: data) } catch let e as DecodingError {
-            throw APIError(decoding: e)
+            switch e {
+            // Not JSON, or JSON but not an object: the body as a whole is wrong, not a field.
+            case .dataCorrupted(let c) where c.codingPath.isEmpty: throw APIError.malformedJSON
+            case .typeMismatch(_, let c) where c.codingPath.isEmpty, .valueNotFound(_, let c) where c.codingPath.isEmpty:
+                throw APIError.malformedJSON
+            default: throw APIError(decoding: e)
+            }
         }
     }
 }

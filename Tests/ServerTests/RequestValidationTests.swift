@@ -42,6 +42,9 @@ import AutoDecoServer
         let cases: [(Endpoint, String, String?)] = [
             (.chat, "{", nil),
             (.chat, "[]", nil),
+            (.chat, "null", nil),
+            (.completion, #""a prompt""#, nil),
+            (.completion, "", nil),
             (.chat, #"{"model": "m"}"#, "messages"),
             (.chat, #"{"messages": []}"#, "messages"),
             (.chat, #"{"messages": "Hi"}"#, "messages"),
