@@ -25,8 +25,11 @@ struct SweepRun {
             (OracleSweep.grid[i], try evaluate(m, String(format: "T-%.1f", OracleSweep.grid[i])))
         }
         let bestT = OracleSweep.best(tStage.map { ($0.0, $0.1.passAt1.mean) })!.value
+        let atBestT = tStage.first { $0.0 == bestT }!.1
         let pStage = try OracleSweep.topPStage(bestTemperature: bestT).enumerated().map { i, m in
-            (OracleSweep.grid[i], try evaluate(m, String(format: "P-%.1f-at-T-%.1f", OracleSweep.grid[i], bestT)))
+            let p = OracleSweep.grid[i]
+            if OracleSweep.repeatsTemperatureStage(topP: p, bestTemperature: bestT) { return (p, atBestT) }
+            return (p, try evaluate(m, String(format: "P-%.1f-at-T-%.1f", p, bestT)))
         }
         let bestP = OracleSweep.best(pStage.map { ($0.0, $0.1.passAt1.mean) }, preferHigher: true)!.value
         let best = pStage.first { $0.0 == bestP }!.1

@@ -12,6 +12,11 @@ public enum OracleSweep {
     /// The second stage's settings, at the first stage's best temperature.
     public static func topPStage(bestTemperature t: Float) -> [EvaluationMethod] { grid.map { .staticSampling(temperature: t, topP: $0) } }
 
+    /// Whether the top-p stage's run at `topP` decodes exactly what the temperature stage's run at
+    /// `bestTemperature` (P = 1) did, so its result can be reused instead of decoding it again:
+    /// P = 1 itself, and every P at T = 0 (greedy decoding ignores P).
+    public static func repeatsTemperatureStage(topP: Float, bestTemperature t: Float) -> Bool { topP == 1 || t == 0 }
+
     /// The best of a stage by mean pass@1. Ties go to the lower value (`preferHigher` false: the
     /// temperature stage) or to the higher one (the top-p stage: among equals, the least truncation;
     /// at T = 0 every P ties and P = 1 is reported).

@@ -43,5 +43,8 @@ struct EvaluationSummaryTests {
         #expect(OracleSweep.best(points, preferHigher: true)?.value == 0.2)
         #expect(OracleSweep.grid.count == 11 && OracleSweep.grid.first == 0 && OracleSweep.grid.last == 1)
         #expect(OracleSweep.topPStage(bestTemperature: 0.3).first == .staticSampling(temperature: 0.3, topP: 0))
+        // Runs the temperature stage already decoded are not decoded again.
+        #expect(OracleSweep.grid.filter { OracleSweep.repeatsTemperatureStage(topP: $0, bestTemperature: 0.3) } == [1])
+        #expect(OracleSweep.grid.allSatisfy { OracleSweep.repeatsTemperatureStage(topP: $0, bestTemperature: 0) })
     }
 }
