@@ -44,21 +44,19 @@ public final class Evaluator {
                     progress: (Progress) -> Void = { _ in }) throws -> Output {
         if settings.method.usesHeads && heads == nil { throw EvaluationError.headsRequired(settings.method.description) }
         if case .meanShift(nil, _) = settings.method { throw EvaluationError.meanShiftUnresolved }
-        let seeds = settings.effectiveSeeds, perSeed = settings.effectiveSamples
-        let perProblem = seeds * perSeed
+        let layout = SampleLayout(firstSeed: settings.firstSeed, seeds: settings.effectiveSeeds, perSeed: settings.effectiveSamples)
         let prompts = try problems.map { model.tokenizer.encode(try prompt(for: $0), addSpecial: true, parseSpecial: true) }
         let longest = prompts.map(\.count).max() ?? 1
         let generator = BatchGenerator(model: model, slots: settings.parallel, contextSize: longest + settings.maxTokens + 1)
         let recordsValues = settings.method.variesPerToken
 
-        var samples = [EvaluationSample?](repeating: nil, count: problems.count * perProblem)
+        var samples = [EvaluationSample?](repeating: nil, count: problems.count * layout.perProblem)
         let indexOfProblem = Dictionary(problems.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         for d in done {
-            guard let i = indexOfProblem[d.problemID], d.seed >= settings.firstSeed, d.seed < settings.firstSeed + UInt64(seeds),
-                  d.sample < perSeed else { continue }
+            guard let i = indexOfProblem[d.problemID], let index = layout.index(problem: i, seed: d.seed, sample: d.sample) else { continue }
             var kept = d
             kept.problemIndex = i
-            samples[i * perProblem + Int(d.seed - settings.firstSeed) * perSeed + d.sample] = kept
+            samples[index] = kept
         }
         var state = Progress(samplesTotal: samples.count)
         state.samplesDone = samples.filter { $0 != nil }.count
@@ -70,18 +68,17 @@ public final class Evaluator {
             guard nextRequest < samples.count else { return nil }
             let r = nextRequest
             nextRequest += 1
-            let (i, within) = r.quotientAndRemainder(dividingBy: perProblem)
-            let seed = settings.firstSeed + UInt64(within / perSeed), sample = within % perSeed
+            let (i, seed, sample) = layout.slot(r)
             let sampling = settings.method.sampling(seed: Self.sampleSeed(seed: seed, problemID: problems[i].id, sample: sample))
             return BatchRequest(id: r, prompt: prompts[i], parameters: GenerateParameters(maxTokens: settings.maxTokens, sampling: sampling),
                                 controller: settings.method.controller(heads: heads, pool: model.model.pool))
         }, onFinish: { result in
-            let (i, within) = result.id.quotientAndRemainder(dividingBy: perProblem)
+            let (i, seed, sampleIndex) = layout.slot(result.id)
             let text = result.text
             let truncated = result.stopReason != .stop
             let grade = AnswerGrader.grade(text, gold: problems[i].gold, truncated: truncated)
             let sample = EvaluationSample(
-                problemIndex: i, problemID: problems[i].id, seed: settings.firstSeed + UInt64(within / perSeed), sample: within % perSeed,
+                problemIndex: i, problemID: problems[i].id, seed: seed, sample: sampleIndex,
                 text: text, tokenCount: result.tokens.count, finishReason: truncated ? .length : .stop,
                 temperatures: recordsValues ? result.tokens.map(\.temperature) : nil,
                 topPs: recordsValues ? result.tokens.map(\.topP) : nil, answer: grade.answer, correct: grade.correct)
@@ -92,6 +89,31 @@ public final class Evaluator {
             progress(state)
         })
         return Output(samples: samples.map { $0! }, statistics: stats)
+    }
+}
+
+/// Where each (problem, seed, sample) lives in the flat list of an evaluation's samples: problem
+/// after problem, in each the seeds in order, in each seed its samples.
+public struct SampleLayout: Sendable {
+    public let firstSeed: UInt64
+    public let seeds: Int
+    public let perSeed: Int
+    public var perProblem: Int { seeds * perSeed }
+
+    public init(firstSeed: UInt64, seeds: Int, perSeed: Int) {
+        self.firstSeed = firstSeed; self.seeds = seeds; self.perSeed = perSeed
+    }
+
+    /// The flat index, or nil when the seed or sample is outside this evaluation's.
+    public func index(problem: Int, seed: UInt64, sample: Int) -> Int? {
+        guard seed >= firstSeed, seed < firstSeed + UInt64(seeds), (0..<perSeed).contains(sample) else { return nil }
+        return problem * perProblem + Int(seed - firstSeed) * perSeed + sample
+    }
+
+    /// The (problem, seed, sample) at a flat index.
+    public func slot(_ index: Int) -> (problem: Int, seed: UInt64, sample: Int) {
+        let (problem, within) = index.quotientAndRemainder(dividingBy: perProblem)
+        return (problem, firstSeed + UInt64(within / perSeed), within % perSeed)
     }
 }
 

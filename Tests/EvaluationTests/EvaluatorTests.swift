@@ -36,6 +36,18 @@ import Evaluation
 
     /// An interrupted run resumed from the answers it saved (as samples.partial.jsonl lines) ends
     /// with exactly the answers of an uninterrupted run, and decodes only the missing ones.
+    @Test func sampleLayoutRoundTrips() {
+        let layout = SampleLayout(firstSeed: 7, seeds: 3, perSeed: 2)
+        for index in 0..<(4 * layout.perProblem) {
+            let (problem, seed, sample) = layout.slot(index)
+            #expect(layout.index(problem: problem, seed: seed, sample: sample) == index)
+        }
+        let s = layout.slot(7)
+        #expect(s.problem == 1 && s.seed == 7 && s.sample == 1)
+        #expect(layout.index(problem: 0, seed: 6, sample: 0) == nil && layout.index(problem: 0, seed: 10, sample: 0) == nil)
+        #expect(layout.index(problem: 0, seed: 7, sample: 2) == nil, "a sample beyond this run's (a resumed run with fewer)")
+    }
+
     @Test func resumedRunEqualsUninterruptedRun() throws {
         let settings = EvaluationSettings(method: .staticSampling(temperature: 1, topP: 1), seeds: 2, samplesPerSeed: 2, maxTokens: 24, parallel: 6)
         let evaluator = Evaluator(model: try Self.model.get(), heads: nil, settings: settings)
