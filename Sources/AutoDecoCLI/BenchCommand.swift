@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: [.customShort("b"), .customLong("batch")], help: "Also decode this many sequences together (tgN×B: B sequences, N steps each, one batched forward pass per step; reports aggregate tokens/s). 0 = skip.")
     var batch: Int = 0
 
-    @Flag(name: .long, help: "Also print where the time of one generated token goes (per step of the forward pass, with the weight bandwidth of the matrix products), measured over the tgN run.")
+    @Flag(name: .long, help: "Also print where the time of one generated token goes (per step of the forward pass, with the weight bandwidth of the matrix products), measured over the tgN run, and over the tgN×B run with --batch.")
     var profile = false
 
     @Flag(name: .long, help: "Only measure this machine's ceilings: memory read bandwidth and the float matrix-product rate (with --threads threads).")
@@ -79,8 +79,9 @@ struct BenchCommand: ParsableCommand {
             ctx.profile = profile ? stepProfile : nil
             for id in ids { _ = try m.forward([id], context: ctx, logits: .last) }
         }
+        let batchProfile = ForwardProfile()
         if batch > 0 && nGen > 0 {
-            rows.append(("tg\(nGen)×\(batch)", try BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen)
+            rows.append(("tg\(nGen)×\(batch)", try BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: profile ? batchProfile : nil)
                 .run(repetitions: repetitions, firstToken: { tokens(batch) })))
         }
         // With heads: a real generation (sampled tokens fed back, from a chat prompt) running the
@@ -135,7 +136,9 @@ struct BenchCommand: ParsableCommand {
                               "heads": heads.map { h -> Any in
                                   ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros] } ?? NSNull(),
                               "profile": profile && stepProfile.passes > 0
-                                  ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull()])
+                                  ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull(),
+                              "batch_profile": profile && batchProfile.passes > 0
+                                  ? ProfileTable(profile: batchProfile, weights: m.weights, sequences: batch).json() : NSNull()])
             return
         }
         let name = "\(m.config.architecture) \(String(format: "%.0fM", Double(params) / 1e6))"
@@ -149,6 +152,9 @@ struct BenchCommand: ParsableCommand {
         }
         if profile && stepProfile.passes > 0 {
             Console.out("\n" + ProfileTable(profile: stepProfile, weights: m.weights).markdown())
+        }
+        if profile && batchProfile.passes > 0 {
+            Console.out("\n" + ProfileTable(profile: batchProfile, weights: m.weights, sequences: batch).markdown())
         }
         if heads != nil, let tg = rows.first(where: { $0.test == "tg\(nGen)" }) {
             let tokenMicros = 1e6 / stats(tg.samples).mean

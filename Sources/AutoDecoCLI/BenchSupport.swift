@@ -7,6 +7,8 @@ struct BatchedDecodeBenchmark {
     let model: LlamaModel
     let sequences: Int
     let steps: Int
+    /// Charged with the timed repetitions' forward steps when given.
+    var profile: ForwardProfile? = nil
 
     func run(repetitions: Int, firstToken: () -> [Int32]) throws -> [Double] {
         let contexts = (0..<sequences).map { _ in model.makeContext(capacity: steps) }
@@ -15,6 +17,7 @@ struct BatchedDecodeBenchmark {
         var samples = [Double]()
         for rep in 0...repetitions {
             contexts.forEach { $0.cache.truncate(to: 0) }
+            workspace.profile = rep > 0 ? profile : nil
             var next = first
             let start = Date()
             for _ in 0..<steps {
@@ -31,10 +34,12 @@ struct BatchedDecodeBenchmark {
 }
 
 /// Where the time of a decoded token goes, per forward step, with the bandwidth at which the
-/// matrix products stream their weights.
+/// matrix products stream their weights (once per pass, whatever the number of sequences in it).
 struct ProfileTable {
     let profile: ForwardProfile
     let weights: LlamaWeights
+    /// Sequences decoded together in each pass: times are reported per token, i.e. per pass / this.
+    var sequences = 1
 
     /// Weight bytes a step reads per token (matrix products only).
     func weightBytes(_ step: ForwardStep) -> Int {
@@ -50,19 +55,21 @@ struct ProfileTable {
     }
 
     var rows: [(step: ForwardStep, micros: Double, share: Double, gbPerSecond: Double?)] {
-        let passes = Double(max(profile.passes, 1))
+        let passes = Double(max(profile.passes, 1)), tokens = passes * Double(sequences)
         let total = Double(profile.nanoseconds.reduce(0, +))
         return ForwardStep.allCases.map { step in
             let ns = Double(profile.nanoseconds[step.rawValue])
             let bytes = Double(weightBytes(step))
-            return (step, ns / passes / 1000, total > 0 ? ns / total : 0, bytes > 0 && ns > 0 ? bytes * passes / ns : nil)
+            return (step, ns / tokens / 1000, total > 0 ? ns / total : 0, bytes > 0 && ns > 0 ? bytes * passes / ns : nil)
         }
     }
 
     func markdown() -> String {
-        let passes = Double(max(profile.passes, 1))
-        let totalMicros = Double(profile.nanoseconds.reduce(0, +)) / passes / 1000
-        var s = String(format: "Per generated token (%d passes, %.1f µs/token inside the forward pass):\n\n", profile.passes, totalMicros)
+        let tokens = Double(max(profile.passes, 1) * sequences)
+        let totalMicros = Double(profile.nanoseconds.reduce(0, +)) / tokens / 1000
+        let what = sequences == 1 ? "Per generated token" : "Per token of \(sequences) sequences decoded together"
+        var s = String(format: " (%d passes, %.1f µs/token inside the forward pass):\n\n", profile.passes, totalMicros)
+        s = what + s
         s += "| step | µs/token | share | weights GB/s |\n| ---- | -------: | ----: | -----------: |\n"
         for r in rows {
             s += String(format: "| %@ | %.1f | %.1f%% | %@ |\n", r.step.name, r.micros, 100 * r.share,
