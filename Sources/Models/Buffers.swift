@@ -27,20 +27,35 @@ final class ScratchBuffer<Element: ExpressibleByIntegerLiteral> {
 
 typealias FloatBuffer = ScratchBuffer<Float>
 
-/// The KV cache of one sequence: per layer, K and V rows [capacity, kvDim] in float32.
+/// The KV cache of one sequence: per layer, K and V in float32, each KV head's positions
+/// contiguous ([kvHeads, capacity, headDim]) so that attention streams them in order.
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     public let layers: Int
-    public let kvDim: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    public var kvDim: Int { kvHeads * headDim }
     /// Positions filled so far; the next token goes at `length`.
     public internal(set) var length = 0
-    let keys: [UnsafeMutablePointer<Float>]   // per layer [capacity, kvDim]
-    let values: [UnsafeMutablePointer<Float>] // per layer [capacity, kvDim]
+    let keys: [UnsafeMutablePointer<Float>]   // per layer [kvHeads, capacity, headDim]
+    let values: [UnsafeMutablePointer<Float>] // per layer [kvHeads, capacity, headDim]
 
-    public init(layers: Int, kvDim: Int, capacity: Int) {
-        self.capacity = capacity; self.layers = layers; self.kvDim = kvDim
-        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
-        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+        self.capacity = capacity; self.layers = layers; self.kvHeads = kvHeads; self.headDim = headDim
+        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvHeads * headDim) }
+        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvHeads * headDim) }
+    }
+
+    /// Where KV head `head`'s rows of `layer` start; position p is `headDim` floats further per step.
+    @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutablePointer<Float> { keys[layer] + head * capacity * headDim }
+    @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutablePointer<Float> { values[layer] + head * capacity * headDim }
+
+    /// Stores one position's K and V ([kvDim] each, heads one after another) for `layer`.
+    func write(layer: Int, position p: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        for h in 0..<kvHeads {
+            (keys(layer: layer, head: h) + p * headDim).update(from: k + h * headDim, count: headDim)
+            (values(layer: layer, head: h) + p * headDim).update(from: v + h * headDim, count: headDim)
+        }
     }
 
     /// Forget positions from `position` on (e.g. to re-run a prompt, or after a rejected draft).
@@ -48,10 +63,13 @@ public final class KVCache: @unchecked Sendable {
 
     /// Makes this cache hold the first `count` positions of `other` (a shared prompt prefix).
     public func copyPrefix(from other: KVCache, count: Int) {
-        precondition(other.layers == layers && other.kvDim == kvDim && count <= min(other.length, capacity), "copyPrefix: incompatible caches")
+        precondition(other.layers == layers && other.kvHeads == kvHeads && other.headDim == headDim
+                     && count <= min(other.length, capacity), "copyPrefix: incompatible caches")
         for l in 0..<layers {
-            keys[l].update(from: other.keys[l], count: count * kvDim)
-            values[l].update(from: other.values[l], count: count * kvDim)
+            for h in 0..<kvHeads {
+                keys(layer: l, head: h).update(from: other.keys(layer: l, head: h), count: count * headDim)
+                values(layer: l, head: h).update(from: other.values(layer: l, head: h), count: count * headDim)
+            }
         }
         length = count
     }

@@ -80,7 +80,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// A new sequence context holding up to `capacity` positions (capped at the model's context length).
     public func makeContext(capacity: Int) -> ModelContext {
         let cap = max(1, min(capacity, config.contextLength))
-        return ModelContext(cache: KVCache(layers: config.layers, kvDim: config.kvDim, capacity: cap),
+        return ModelContext(cache: KVCache(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, capacity: cap),
                             workspace: Workspace(config: config, threads: pool.threadCount))
     }
 
@@ -116,6 +116,9 @@ public final class LlamaModel: @unchecked Sendable {
         let x = ws.x.pointer, xn = ws.xn.pointer  // [T, hidden]
         for (t, id) in allTokens.enumerated() { weights.tokenEmbedding.dequantizeRow(Int(id), into: x + t * c.hidden) }
         clock.lap(.embedding)
+        // Each row's rotation table, once for all layers (cos and sin of headDim / 2 angles).
+        for t in 0..<T { rope.table(position: rowPos[t], into: ws.ropeTable.pointer + t * c.headDim) }
+        clock.lap(.qkPrepare)
 
         for (li, L) in weights.layers.enumerated() {
             // Attention block.
@@ -127,8 +130,7 @@ public final class LlamaModel: @unchecked Sendable {
             prepareQK(L, q: q, k: k, v: v, positions: rowPos, ws: ws)
             clock.lap(.qkPrepare)
             for t in 0..<T {  // append K and V to each row's cache
-                (rowCache[t].keys[li] + rowPos[t] * c.kvDim).update(from: k + t * c.kvDim, count: c.kvDim)
-                (rowCache[t].values[li] + rowPos[t] * c.kvDim).update(from: v + t * c.kvDim, count: c.kvDim)
+                rowCache[t].write(layer: li, position: rowPos[t], keys: k + t * c.kvDim, values: v + t * c.kvDim)
             }
             clock.lap(.cacheWrite)
             attention(layer: li, q: q, out: ws.attn.pointer, caches: rowCache, positions: rowPos, ws: ws)
@@ -144,7 +146,7 @@ public final class LlamaModel: @unchecked Sendable {
             let g = ws.gate.pointer, u = ws.up.pointer  // [T, ffn]
             linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws)
             clock.lap(.gateUp)
-            VectorOps.swiglu(g, u, n: T * c.ffn)
+            swiglu(g, u, tokens: T)
             clock.lap(.swiglu)
             linear([(L.down, ws.tmp.pointer)], input: g, tokens: T, ws: ws)
             clock.lap(.down)
@@ -217,8 +219,8 @@ public final class LlamaModel: @unchecked Sendable {
     private func prepareQK(_ L: LayerWeights, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
                            v: UnsafeMutablePointer<Float>, positions: [Int], ws: Workspace) {
         let c = config
-        let cs = ws.ropeTable.pointer  // [headDim]
         for t in positions.indices {
+            let cs = ws.ropeTable.pointer + t * c.headDim
             let qt = q + t * c.qDim, kt = k + t * c.kvDim
             if let bq = L.bq, let bk = L.bk, let bv = L.bv {
                 VectorOps.add(qt, bq, n: c.qDim); VectorOps.add(kt, bk, n: c.kvDim)
@@ -228,9 +230,19 @@ public final class LlamaModel: @unchecked Sendable {
                 for h in 0..<c.heads { VectorOps.rmsNorm(qt + h * c.headDim, qn, qt + h * c.headDim, n: c.headDim, eps: c.normEps) }
                 for h in 0..<c.kvHeads { VectorOps.rmsNorm(kt + h * c.headDim, kn, kt + h * c.headDim, n: c.headDim, eps: c.normEps) }
             }
-            rope.table(position: positions[t], into: cs)
             rope.apply(qt, heads: c.heads, headDim: c.headDim, table: cs)
             rope.apply(kt, heads: c.kvHeads, headDim: c.headDim, table: cs)
+        }
+    }
+
+    /// g = silu(g) * u over [T, ffn]; split over the threads for several rows (for one row the
+    /// dispatch would cost about what the split saves).
+    private func swiglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, tokens T: Int) {
+        let count = T * config.ffn, n = pool.threadCount
+        guard T >= 4, n > 1 else { VectorOps.swiglu(g, u, n: count); return }
+        pool.run { k in
+            let r = ThreadPool.part(k, of: n, count: count, unit: 16)
+            VectorOps.swiglu(g + r.lowerBound, u + r.lowerBound, n: r.count)
         }
     }
 
@@ -241,25 +253,29 @@ public final class LlamaModel: @unchecked Sendable {
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(c.headDim).squareRoot()
         let T = positions.count
-        let tasks = T * c.heads
+        // One task per (row, KV head) reads each K/V row once for its query heads; with fewer
+        // than four such tasks per thread (a single decoded token), one per query head balances
+        // the threads better. A head's arithmetic is the same either way.
+        let grouped = T * c.kvHeads >= 4 * pool.threadCount
+        let perTask = grouped ? group : 1
+        let tasks = T * c.heads / perTask, tasksPerRow = c.heads / perTask
         let n = pool.threadCount
-        let keys = caches.map { $0.keys[layer] }, values = caches.map { $0.values[layer] }
         let work = { (thread: Int) in
             let scores = ws.scores[thread].pointer
             // Interleaved tasks balance the causal triangle across threads.
             var task = thread
             while task < tasks {
-                let t = task / c.heads, h = task % c.heads
+                let t = task / tasksPerRow, h = (task % tasksPerRow) * perTask
                 let kvh = h / group
-                Attention.attend(query: q + t * c.qDim + h * c.headDim,
-                                 keys: keys[t] + kvh * c.headDim, values: values[t] + kvh * c.headDim,
-                                 stride: c.kvDim, length: positions[t] + 1, headDim: c.headDim, scale: scale,
+                Attention.attend(queries: q + t * c.qDim + h * c.headDim, heads: perTask,
+                                 keys: caches[t].keys(layer: layer, head: kvh), values: caches[t].values(layer: layer, head: kvh),
+                                 stride: c.headDim, length: positions[t] + 1, headDim: c.headDim, scale: scale,
                                  scores: scores, out: out + t * c.qDim + h * c.headDim)
                 task += n
             }
         }
         // Parallel unless the whole attention is a few hundred multiply-adds (a dispatch costs ~1 µs).
-        if tasks * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { work(i) } } else { pool.run(work) }
+        if T * c.heads * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { work(i) } } else { pool.run(work) }
     }
 
     /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel

@@ -8,9 +8,9 @@ public final class Workspace: @unchecked Sendable {
     let k = FloatBuffer(), v = FloatBuffer()                        // [T, kvDim]
     let gate = FloatBuffer(), up = FloatBuffer()                    // [T, ffn]
     let blockSums = FloatBuffer()                                   // [max(hidden, ffn, qDim) / 32]
-    let ropeTable = FloatBuffer()                                   // [headDim]
+    let ropeTable = FloatBuffer()                                   // [T, headDim]
     let panels: [FloatBuffer]                                       // per thread [4, max cols]
-    let scores: [FloatBuffer]                                       // per thread [context]
+    let scores: [FloatBuffer]                                       // per thread [query heads per KV head, context]
     let qValues = ScratchBuffer<Int16>()                            // [T, max cols] integer activations
     let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
     /// When set, forward passes through this workspace add their per-step wall time to it.
@@ -22,7 +22,6 @@ public final class Workspace: @unchecked Sendable {
         panels = (0..<threads).map { _ in FloatBuffer(4 * maxCols) }
         scores = (0..<threads).map { _ in FloatBuffer(256) }
         blockSums.reserve(maxCols / 32 + 1)
-        ropeTable.reserve(config.headDim)
     }
 
     func prepare(tokens T: Int, context: Int) {
@@ -31,7 +30,8 @@ public final class Workspace: @unchecked Sendable {
         for b in [q, attn] { b.reserve(T * c.qDim) }
         for b in [k, v] { b.reserve(T * c.kvDim) }
         for b in [gate, up] { b.reserve(T * c.ffn) }
-        for s in scores { s.reserve(context) }
+        ropeTable.reserve(T * c.headDim)
+        for s in scores { s.reserve(context * c.heads / c.kvHeads) }
         let maxCols = max(c.hidden, c.ffn, c.qDim)
         qValues.reserve(T * maxCols)
         for b in [qScales, qSums] { b.reserve(T * maxCols / 32) }

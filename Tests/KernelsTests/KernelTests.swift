@@ -131,6 +131,35 @@ struct KernelTests {
         }
     }
 
+    /// Grouped attention against float64, for head sizes with and without the 32- and 8-wide
+    /// column loops' remainders; a group computed together gives each head computed alone, to the bit.
+    @Test(arguments: [(64, 1), (64, 37), (128, 300), (40, 9), (7, 5)])
+    func groupedAttentionMatchesFloat64AndSingleHeads(headDim d: Int, length: Int) {
+        let g = 3, scale = 1 / Float(d).squareRoot()
+        let q = Self.randomRow(g * d, seed: d + length), k = Self.randomRow(length * d, seed: 7), v = Self.randomRow(length * d, seed: 8)
+        var scores = [Float](repeating: 0, count: g * length)
+        var together = [Float](repeating: .nan, count: g * d), alone = [Float](repeating: .nan, count: g * d)
+        Attention.attend(queries: q, heads: g, keys: k, values: v, stride: d, length: length, headDim: d, scale: scale,
+                         scores: &scores, out: &together)
+        for j in 0..<g {
+            alone.withUnsafeMutableBufferPointer { o in
+                q.withUnsafeBufferPointer { qp in
+                    Attention.attend(queries: qp.baseAddress! + j * d, heads: 1, keys: k, values: v, stride: d, length: length,
+                                     headDim: d, scale: scale, scores: &scores, out: o.baseAddress! + j * d)
+                }
+            }
+        }
+        #expect(together == alone)
+        for j in 0..<g {
+            let s = (0..<length).map { p in (0..<d).reduce(0.0) { $0 + Double(q[j * d + $1]) * Double(k[p * d + $1]) } * Double(scale) }
+            let m = s.max()!, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
+            for c in 0..<d {
+                let exact = (0..<length).reduce(0.0) { $0 + e[$1] / z * Double(v[$1 * d + c]) }
+                #expect(abs(Double(together[j * d + c]) - exact) < 1e-5, "head \(j) column \(c)")
+            }
+        }
+    }
+
     @Test func threadPoolRunsEveryIndexOnceAndManyTimes() {
         let pool = ThreadPool.shared(threads: 2)
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2)
