@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Also print where the time of one generated token goes (per step of the forward pass, with the weight bandwidth of the matrix products), measured over the tgN run, and over the tgN×B run with --batch.")
     var profile = false
 
-    @Flag(name: .long, help: "Only measure this machine's ceilings: memory read bandwidth and the float matrix-product rate (with --threads threads).")
+    @Flag(name: .long, help: "Only measure this machine's ceilings: memory read bandwidth, the float matrix-product rate and the peak rate of the integer (VNNI) dot-product instructions (with --threads threads).")
     var ceilings = false
 
     @OptionGroup var modelOptions: ModelOptions
@@ -43,11 +43,15 @@ struct BenchCommand: ParsableCommand {
         if ceilings {
             let c = MachineCeilings(pool: ThreadPool.shared(threads: modelOptions.threads))
             let bandwidth = c.readBandwidth(), gflops = c.floatMatmulGFLOPs()
+            let int16 = c.vnniPeakGMACs(bits: 16), int8 = c.vnniPeakGMACs(bits: 8)
             if json {
-                Console.jsonLine(["threads": modelOptions.threads, "read_gb_per_second": bandwidth, "float_matmul_gflops": gflops])
+                Console.jsonLine(["threads": modelOptions.threads, "read_gb_per_second": bandwidth, "float_matmul_gflops": gflops,
+                                  "vnni_int16_peak_gmacs": int16 ?? NSNull(), "vnni_int8_peak_gmacs": int8 ?? NSNull()])
             } else {
+                let vnni = { (v: Double?) in v.map { String(format: "%.0f G multiply-adds/s", $0) } ?? "n/a (no AVX-512 VNNI)" }
                 Console.out(String(format: "%d thread(s): memory read %.1f GB/s, float32 tiled matmul %.1f GFLOP/s\n",
-                                   modelOptions.threads, bandwidth, gflops))
+                                   modelOptions.threads, bandwidth, gflops)
+                            + "  VNNI peak (registers only): int16 vpdpwssd \(vnni(int16)), int8 vpdpbusd \(vnni(int8))\n")
             }
             return
         }

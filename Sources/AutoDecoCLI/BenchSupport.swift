@@ -120,6 +120,17 @@ struct MachineCeilings {
         return best
     }
 
+    /// G multiply-adds/s of 512-bit VNNI dot-product instructions (int16 `vpdpwssd` or int8
+    /// `vpdpbusd`) with every pool thread at once, registers only: the compute ceiling of the
+    /// integer matrix products; nil without AVX-512 VNNI.
+    func vnniPeakGMACs(bits: Int) -> Double? {
+        let rates = UnsafeMutablePointer<Double>.allocate(capacity: pool.threadCount)
+        defer { rates.deallocate() }
+        pool.run { t in rates[t] = MatMul.vnniPeakMACs(bits: bits, rounds: 20_000_000) }
+        let total = (0..<pool.threadCount).reduce(0) { $0 + rates[$1] }
+        return total > 0 ? total / 1e9 : nil
+    }
+
     /// GFLOP/s of the float32 tiled matrix product (1536 x 576 weights, 512 tokens), best of 3.
     func floatMatmulGFLOPs() -> Double {
         let rows = 1536, cols = 576, tokens = 512

@@ -55,6 +55,10 @@ extension MatMul {
     /// Whether packed matrices run the AVX-512 VNNI kernel here (else the portable loop).
     public static var packedKernelsUseVNNI: Bool { ad_kernels_have_vnni() != 0 && ad_kernels_force_portable(-1) == 0 }
 
+    /// Multiply-adds/s of 512-bit VNNI instructions on the calling thread, registers only
+    /// (`bits` 16: `vpdpwssd`, 8: `vpdpbusd`); 0 where the CPU has no AVX-512 VNNI.
+    public static func vnniPeakMACs(bits: Int, rounds: Int) -> Double { ad_vnni_peak_macs(Int32(bits), rounds) }
+
     /// Whether the integer kernels use AVX2 on this CPU (else a portable C loop).
     public static var integerKernelsUseAVX2: Bool { ad_kernels_use_avx2() != 0 }
 

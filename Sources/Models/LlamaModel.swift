@@ -171,19 +171,25 @@ public final class LlamaModel: @unchecked Sendable {
             }
             first += n
         }
-        let allLogits: [Float] = logitRows.isEmpty ? [] : hidden.withUnsafeBufferPointer { h in
-            var gathered = [Float](repeating: 0, count: logitRows.count * c.hidden)
-            for (i, r) in logitRows.enumerated() {
-                gathered.replaceSubrange((i * c.hidden)..<((i + 1) * c.hidden), with: h[(r * c.hidden)..<((r + 1) * c.hidden)])
-            }
-            return logits(hidden: gathered, workspace: ws)
+        var gathered = [Float](repeating: 0, count: logitRows.count * c.hidden)
+        for (i, r) in logitRows.enumerated() {
+            gathered.replaceSubrange((i * c.hidden)..<((i + 1) * c.hidden), with: hidden[(r * c.hidden)..<((r + 1) * c.hidden)])
         }
+        // One sequence (every decode step of a single generation): its logits array is the LM
+        // head's output and the buffers are handed over, no copies.
+        if batch.count == 1 {
+            let logits = self.logits(hidden: gathered, workspace: ws)
+            clock.lap(.lmHead)
+            ws.profile?.finishPass()
+            return [ForwardOutput(hidden: hidden, logits: logits, tokenCount: T)]
+        }
+        // Several: the LM head writes into the workspace (a fresh multi-megabyte array every step
+        // would be new pages to fault in), then each sequence gets a copy of its rows.
+        ws.logits.reserve(logitRows.count * c.vocab)
+        let allLogits = ws.logits.pointer
+        gathered.withUnsafeBufferPointer { lmHead($0.baseAddress!, rows: logitRows.count, into: allLogits, workspace: ws) }
         clock.lap(.lmHead)
         ws.profile?.finishPass()
-        // One sequence (every decode step of a single generation): hand over the buffers, no copies.
-        if batch.count == 1 {
-            return [ForwardOutput(hidden: hidden, logits: allLogits, tokenCount: T)]
-        }
         var outputs = [ForwardOutput]()
         first = 0
         var logitCursor = 0
@@ -191,7 +197,7 @@ public final class LlamaModel: @unchecked Sendable {
             let n = step.tokens.count
             let rows = step.logits == .none ? 0 : step.logits == .last ? 1 : n
             outputs.append(ForwardOutput(hidden: Array(hidden[(first * c.hidden)..<((first + n) * c.hidden)]),
-                                         logits: Array(allLogits[(logitCursor * c.vocab)..<((logitCursor + rows) * c.vocab)]),
+                                         logits: Array(UnsafeBufferPointer(start: allLogits + logitCursor * c.vocab, count: rows * c.vocab)),
                                          tokenCount: n))
             first += n; logitCursor += rows
         }
@@ -202,15 +208,20 @@ public final class LlamaModel: @unchecked Sendable {
     public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
         let n = hidden.count / config.hidden
         guard n > 0 else { return [] }
-        ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
         // Not zero-filled first: the LM head writes every entry, each thread its own rows (a
         // zero-fill on the calling thread would pull the other thread's rows through its cache).
         return hidden.withUnsafeBufferPointer { h in
             [Float](unsafeUninitializedCapacity: n * config.vocab) { l, count in
-                linear([(weights.output, l.baseAddress!)], input: h.baseAddress!, tokens: n, ws: ws)
+                lmHead(h.baseAddress!, rows: n, into: l.baseAddress!, workspace: ws)
                 count = n * config.vocab
             }
         }
+    }
+
+    private func lmHead(_ hidden: UnsafePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
+        guard n > 0 else { return }
+        ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
+        linear([(weights.output, out)], input: hidden, tokens: n, ws: ws)
     }
 
     // MARK: - Steps

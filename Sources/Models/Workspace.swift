@@ -13,6 +13,7 @@ public final class Workspace: @unchecked Sendable {
     let scores: [FloatBuffer]                                       // per thread [query heads per KV head, context]
     let qValues = ScratchBuffer<Int16>()                            // [T, max cols] integer activations
     let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
+    let logits = FloatBuffer()                                      // [rows with logits, vocab] of a batch
     /// When set, forward passes through this workspace add their per-step wall time to it.
     public var profile: ForwardProfile?
 

@@ -47,6 +47,10 @@ void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
 /// 1 when this CPU runs the AVX-512 VNNI kernels.
 int ad_kernels_have_vnni(void);
 
+/// Multiply-adds per second of 512-bit `vpdpwssd` (bits 16) or `vpdpbusd` (bits 8) on the calling
+/// thread, register operands only, over `rounds` x 12 instructions; 0 without AVX-512 VNNI.
+double ad_vnni_peak_macs(int bits, long rounds);
+
 // MARK: - Passes over the vocabulary (exp512.c): AVX-512 when the CPU has it
 
 /// 1 when this CPU has AVX-512F, which the two functions below require.
