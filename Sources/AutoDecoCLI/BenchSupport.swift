@@ -8,7 +8,7 @@ struct BatchedDecodeBenchmark {
     let sequences: Int
     let steps: Int
     /// Charged with the timed repetitions' forward steps when given.
-    var profile: ForwardProfile? = nil
+    let profile: ForwardProfile?
 
     func run(repetitions: Int, firstToken: () -> [Int32]) throws -> [Double] {
         let contexts = (0..<sequences).map { _ in model.makeContext(capacity: steps) }
@@ -68,8 +68,7 @@ struct ProfileTable {
         let tokens = Double(max(profile.passes, 1) * sequences)
         let totalMicros = Double(profile.nanoseconds.reduce(0, +)) / tokens / 1000
         let what = sequences == 1 ? "Per generated token" : "Per token of \(sequences) sequences decoded together"
-        var s = String(format: " (%d passes, %.1f µs/token inside the forward pass):\n\n", profile.passes, totalMicros)
-        s = what + s
+        var s = what + String(format: " (%d passes, %.1f µs/token inside the forward pass):\n\n", profile.passes, totalMicros)
         s += "| step | µs/token | share | weights GB/s |\n| ---- | -------: | ----: | -----------: |\n"
         for r in rows {
             s += String(format: "| %@ | %.1f | %.1f%% | %@ |\n", r.step.name, r.micros, 100 * r.share,

@@ -5,7 +5,7 @@ public enum Attention {
     /// K and V rows for this KV head are `stride` floats apart; `scores` holds heads x length floats.
     ///
     /// Each K and V row is read from memory once and serves every head of the group from L1 (the
-    /// rows of a KV head are 256-byte pieces scattered at the cache's row stride). Every head's
+    /// cache keeps each KV head's positions contiguous, so they stream in order). Every head's
     /// arithmetic is the same whatever `heads` is, so a group computed together gives the results
     /// of its heads computed one by one, to the bit.
     @inline(__always)
