@@ -127,7 +127,7 @@ public final class LlamaModel: @unchecked Sendable {
             let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
             linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws)
             clock.lap(.qkv)
-            prepareQK(L, q: q, k: k, v: v, positions: rowPos, ws: ws)
+            prepareQK(L, q: q, k: k, v: v, tokens: T, ws: ws)
             clock.lap(.qkPrepare)
             for t in 0..<T {  // append K and V to each row's cache
                 rowCache[t].write(layer: li, position: rowPos[t], keys: k + t * c.kvDim, values: v + t * c.kvDim)
@@ -226,11 +226,11 @@ public final class LlamaModel: @unchecked Sendable {
 
     // MARK: - Steps
 
-    /// Biases, per-head q/k norms and RoPE, applied to each token's q and k.
+    /// Biases, per-head q/k norms and RoPE (the rows' tables, computed once per pass), applied to each token's q and k.
     private func prepareQK(_ L: LayerWeights, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-                           v: UnsafeMutablePointer<Float>, positions: [Int], ws: Workspace) {
+                           v: UnsafeMutablePointer<Float>, tokens T: Int, ws: Workspace) {
         let c = config
-        for t in positions.indices {
+        for t in 0..<T {
             let cs = ws.ropeTable.pointer + t * c.headDim
             let qt = q + t * c.qDim, kt = k + t * c.kvDim
             if let bq = L.bq, let bk = L.bk, let bv = L.bv {
@@ -246,13 +246,10 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// g = silu(g) * u over [T, ffn]; split over the threads for several rows (for one row the
+    /// g = silu(g) * u over [T, ffn]; split over the threads from four rows on (for one row the
     /// dispatch would cost about what the split saves).
     private func swiglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, tokens T: Int) {
-        let count = T * config.ffn, n = pool.threadCount
-        guard T >= 4, n > 1 else { VectorOps.swiglu(g, u, n: count); return }
-        pool.run { k in
-            let r = ThreadPool.part(k, of: n, count: count, unit: 16)
+        pool.parallelFor(T * config.ffn, minPerThread: 2 * config.ffn) { r in
             VectorOps.swiglu(g + r.lowerBound, u + r.lowerBound, n: r.count)
         }
     }
