@@ -93,7 +93,7 @@ typedef int32_t pair16 __attribute__((may_alias, aligned(2)));
 /// One 16-row group times nt tokens (nt and format constant after inlining: the arrays below
 /// become registers). acc chains: 4 per token for one token, 2 for two or three, else 1, so at
 /// least four independent `vpdpwssd` chains hide its latency.
-VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *units, int nb,
+VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *units, const uint8_t *next, int nb,
                                          const int16_t *qx, const float *dx, const float *sx, int cols,
                                          float *y, long ldy, __mmask16 mask) {
     const int chains = nt >= 4 ? 1 : (nt >= 2 ? 2 : 4);
@@ -102,6 +102,11 @@ VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *unit
     for (int t = 0; t < nt; t++) out[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *u = units + b * ub;
+        if (next) {  // the next group's unit b, one group ahead (see packed8.c)
+            const char *n = (const char *)(next + b * ub);
+            for (long at = 0; at < ub; at += 64) _mm_prefetch(n + at, _MM_HINT_T0);
+            _mm_prefetch(n + ub - 1, _MM_HINT_T0);
+        }
         const pair16 *x[8];
         for (int t = 0; t < nt; t++) x[t] = (const pair16 *)(qx + (long)t * cols + 32 * b);
         __m512i acc[8][4];
@@ -142,19 +147,19 @@ VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *unit
 
 #define TILES(F)                                                                                           \
     switch (nt) {                                                                                           \
-    case 1: tile_vnni(F, 1, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 2: tile_vnni(F, 2, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 3: tile_vnni(F, 3, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 4: tile_vnni(F, 4, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 5: tile_vnni(F, 5, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 6: tile_vnni(F, 6, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 7: tile_vnni(F, 7, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    default: tile_vnni(F, 8, units, nb, qx, dx, sx, cols, y, ldy, mask); break;                              \
+    case 1: tile_vnni(F, 1, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    case 2: tile_vnni(F, 2, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    case 3: tile_vnni(F, 3, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    case 4: tile_vnni(F, 4, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    case 5: tile_vnni(F, 5, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    case 6: tile_vnni(F, 6, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    case 7: tile_vnni(F, 7, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
+    default: tile_vnni(F, 8, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                              \
     }
 
-VNNI static void tile_q4_1(int nt, const uint8_t *units, int nb, const int16_t *qx, const float *dx, const float *sx,
+VNNI static void tile_q4_1(int nt, const uint8_t *units, const uint8_t *next, int nb, const int16_t *qx, const float *dx, const float *sx,
                            int cols, float *y, long ldy, __mmask16 mask) { TILES(FORMAT_Q4_1) }
-VNNI static void tile_q8_0(int nt, const uint8_t *units, int nb, const int16_t *qx, const float *dx, const float *sx,
+VNNI static void tile_q8_0(int nt, const uint8_t *units, const uint8_t *next, int nb, const int16_t *qx, const float *dx, const float *sx,
                            int cols, float *y, long ldy, __mmask16 mask) { TILES(FORMAT_Q8_0) }
 #undef TILES
 
@@ -174,8 +179,9 @@ static void gemm_packed16_vnni(int format, const uint8_t *packed, int cols, int 
                 const int nt = c1 - t0 < 8 ? c1 - t0 : 8;
                 const int16_t *q = qx + (long)t0 * cols;
                 float *out = y + (long)t0 * ldy + 16 * g;
-                if (format == FORMAT_Q4_1) tile_q4_1(nt, units, nb, q, dx + (long)t0 * nb, sx + (long)t0 * nb, cols, out, ldy, mask);
-                else tile_q8_0(nt, units, nb, q, dx + (long)t0 * nb, sx + (long)t0 * nb, cols, out, ldy, mask);
+                const uint8_t *next = t0 == c0 && c1 - c0 > 8 && g + 1 < (r1 + 15) / 16 ? units + group_bytes : NULL;
+                if (format == FORMAT_Q4_1) tile_q4_1(nt, units, next, nb, q, dx + (long)t0 * nb, sx + (long)t0 * nb, cols, out, ldy, mask);
+                else tile_q8_0(nt, units, next, nb, q, dx + (long)t0 * nb, sx + (long)t0 * nb, cols, out, ldy, mask);
             }
         }
     }

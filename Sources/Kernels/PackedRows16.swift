@@ -2,27 +2,41 @@ import CKernels
 
 /// A Q4_1 or Q8_0 matrix repacked 16 rows at a time for the AVX-512 VNNI kernels: a vector lane
 /// is a row, so a block's dot products for 16 rows finish without any reduction across lanes
-/// (layout and reasons in `Sources/CKernels/packed16.c`). Same size as the GGUF blocks; owns its
-/// memory.
+/// (layouts and reasons in `Sources/CKernels/packed16.c` and `packed8.c`). Same size as the GGUF
+/// blocks; owns its memory.
 public final class PackedRows16: @unchecked Sendable {
     public let bytes: UnsafeMutableRawPointer
     public let byteCount: Int
+    public let layout: Layout
+
+    /// Which activations the packed weights meet.
+    public enum Layout: Sendable {
+        /// 16-bit activations, `vpdpwssd`: weights in activation pairs.
+        case pairs16
+        /// 8-bit activations with an outlier per block, `vpdpbusd`: weights in activation quads.
+        case quads8
+    }
 
     /// Whether this CPU runs the packed kernels (AVX-512 with VNNI). Elsewhere weights stay in
     /// the GGUF layout and the AVX2 or portable kernels of `ad_gemm_q16` run.
     public static var supportedByThisCPU: Bool { ad_kernels_have_vnni() != 0 }
 
-    /// Packs `w` (Q4_1 or Q8_0), row groups spread over `pool`'s threads.
-    public init(_ w: WeightMatrix, pool: ThreadPool) {
+    /// Packs `w` (Q4_1 or Q8_0) in `layout`, row groups spread over `pool`'s threads.
+    public init(_ w: WeightMatrix, layout: Layout, pool: ThreadPool) {
         precondition(w.acceptsQuantizedActivations, "only Q4_1 and Q8_0 are packed")
         let format = w.integerKernelFormat
-        byteCount = ad_packed16_bytes(format, Int32(w.rows), Int32(w.cols))
+        self.layout = layout
+        byteCount = layout == .pairs16 ? ad_packed16_bytes(format, Int32(w.rows), Int32(w.cols))
+                                       : ad_packed8_bytes(format, Int32(w.rows), Int32(w.cols))
         bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         let groups = (w.rows + 15) / 16
         let out = bytes
         pool.parallelFor(groups) { range in
-            ad_pack16(format, w.data, w.rowBytes, Int32(w.rows), Int32(w.cols),
-                      Int32(range.lowerBound), Int32(range.upperBound), out)
+            let (g0, g1) = (Int32(range.lowerBound), Int32(range.upperBound))
+            switch layout {
+            case .pairs16: ad_pack16(format, w.data, w.rowBytes, Int32(w.rows), Int32(w.cols), g0, g1, out)
+            case .quads8: ad_pack8(format, w.data, w.rowBytes, Int32(w.rows), Int32(w.cols), g0, g1, out)
+            }
         }
     }
 
@@ -32,9 +46,9 @@ public final class PackedRows16: @unchecked Sendable {
 extension WeightMatrix {
     /// This matrix with a 16-row packed copy that the integer matrix product uses instead of the
     /// GGUF rows (which stay in place for dequantization and the float path).
-    public func packedInto16Rows(pool: ThreadPool) -> WeightMatrix {
+    public func packedInto16Rows(layout: PackedRows16.Layout, pool: ThreadPool) -> WeightMatrix {
         var copy = self
-        copy.packed = PackedRows16(self, pool: pool)
+        copy.packed = PackedRows16(self, layout: layout, pool: pool)
         return copy
     }
 }

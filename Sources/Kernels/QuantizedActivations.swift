@@ -1,28 +1,59 @@
 import CKernels
 
-/// Activations rounded to 16-bit integers per 32-value block for the integer matrix products:
+/// Activations rounded to integers per 32-value block for the integer matrix products:
 /// x[i] ~= values[i] * scales[i / 32]; `sums` holds each block's exact float sum (the Q4_1
 /// offset term). Rows of `cols` values, one per token; the memory belongs to the caller.
-/// (8 bits, as llama.cpp rounds, are 5x further from an exact forward pass on this model's
-/// outlier channels than llama.cpp is overall; see docs/performance.md.)
+///
+/// Two roundings. 16 bits: within ~1e-6 (KL) of an exact forward pass. 8 bits with one outlier
+/// per block (`eightBit` set): a block's largest value keeps 16 bits when it exceeds 1.5 times
+/// the second largest, the rest take 8, so that the 8-bit `vpdpbusd` kernels (twice the products per
+/// instruction) apply; plain 8-bit rounding, llama.cpp's, drifts 5-10x further from exact on this
+/// model's outlier channels (docs/performance.md). `values` holds the integers either way, so
+/// every kernel over them computes the same sums.
 public struct QuantizedActivations {
     public let values: UnsafeMutablePointer<Int16>   // [tokens, cols]
     public let scales: UnsafeMutablePointer<Float>  // [tokens, cols / 32]
     public let sums: UnsafeMutablePointer<Float>    // [tokens, cols / 32]
     public let cols: Int
+    /// The 8-bit rounding's extra parts, nil for 16 bits.
+    public let eightBit: EightBitParts?
+
+    /// What the 8-bit kernels read besides `values`: the values as bytes with each outlier's place
+    /// 0, the outlier's index per block (-1: none) and the integer sum per block.
+    public struct EightBitParts {
+        public let bytes: UnsafeMutablePointer<Int8>       // [tokens, cols]
+        public let outliers: UnsafeMutablePointer<Int8>    // [tokens, cols / 32]
+        public let integerSums: UnsafeMutablePointer<Int32> // [tokens, cols / 32]
+        public init(bytes: UnsafeMutablePointer<Int8>, outliers: UnsafeMutablePointer<Int8>,
+                    integerSums: UnsafeMutablePointer<Int32>) {
+            self.bytes = bytes; self.outliers = outliers; self.integerSums = integerSums
+        }
+    }
 
     public init(values: UnsafeMutablePointer<Int16>, scales: UnsafeMutablePointer<Float>,
-                sums: UnsafeMutablePointer<Float>, cols: Int) {
+                sums: UnsafeMutablePointer<Float>, cols: Int, eightBit: EightBitParts? = nil) {
         precondition(cols % 32 == 0, "cols must be a multiple of 32")
-        self.values = values; self.scales = scales; self.sums = sums; self.cols = cols
+        self.values = values; self.scales = scales; self.sums = sums; self.cols = cols; self.eightBit = eightBit
     }
 
     /// Rounds rows `tokens` of x ([*, cols]) into the same rows of self.
     public func quantize(_ x: UnsafePointer<Float>, tokens: Range<Int>) {
         let blocks = cols / 32
         for t in tokens {
-            ad_quantize_q16(x + t * cols, Int32(cols), values + t * cols, scales + t * blocks, sums + t * blocks)
+            let row = x + t * cols
+            if let e = eightBit {
+                ad_quantize_q8x(row, Int32(cols), values + t * cols, e.bytes + t * cols, scales + t * blocks,
+                                sums + t * blocks, e.outliers + t * blocks, e.integerSums + t * blocks)
+            } else {
+                ad_quantize_q16(row, Int32(cols), values + t * cols, scales + t * blocks, sums + t * blocks)
+            }
         }
+    }
+
+    /// The C kernels' view of the 8-bit rounding (which must be present).
+    var cView: ad_q8x {
+        guard let e = eightBit else { preconditionFailure("8-bit packed weights need 8-bit activations") }
+        return ad_q8x(q16: values, q8: e.bytes, dx: scales, sx: sums, outlier: e.outliers, qsum: e.integerSums)
     }
 }
 
@@ -44,8 +75,15 @@ extension MatMul {
         guard !range.isEmpty, tokens > 0 else { return }
         let format = w.integerKernelFormat
         if let packed = w.packed {
-            ad_gemm_packed16(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
-                             x.values, x.scales, x.sums, Int32(tokens), y, ldy)
+            switch packed.layout {
+            case .pairs16:
+                ad_gemm_packed16(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
+                                 x.values, x.scales, x.sums, Int32(tokens), y, ldy)
+            case .quads8:
+                var view = x.cView
+                ad_gemm_packed8(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
+                                &view, Int32(tokens), y, ldy)
+            }
             return
         }
         ad_gemm_q16(format, w.data, w.rowBytes, Int32(w.cols), Int32(range.lowerBound),

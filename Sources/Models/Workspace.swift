@@ -13,6 +13,8 @@ public final class Workspace: @unchecked Sendable {
     let scores: [FloatBuffer]                                       // per thread [query heads per KV head, context]
     let qValues = ScratchBuffer<Int16>()                            // [T, max cols] integer activations
     let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
+    let qBytes = ScratchBuffer<Int8>()                              // [T, max cols] 8-bit activations
+    let qOutliers = ScratchBuffer<Int8>(), qIntegerSums = ScratchBuffer<Int32>() // [T, max cols / 32]
     let logits = FloatBuffer()                                      // [rows with logits, vocab] of a batch
     /// When set, forward passes through this workspace add their per-step wall time to it.
     public var profile: ForwardProfile?
@@ -36,5 +38,8 @@ public final class Workspace: @unchecked Sendable {
         let maxCols = max(c.hidden, c.ffn, c.qDim)
         qValues.reserve(T * maxCols)
         for b in [qScales, qSums] { b.reserve(T * maxCols / 32) }
+        qBytes.reserve(T * maxCols)
+        qOutliers.reserve(T * maxCols / 32)
+        qIntegerSums.reserve(T * maxCols / 32)
     }
 }

@@ -17,10 +17,17 @@ enum Shared {
     }
     private static let exact = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .float32) }
     private static let fast = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .int16) }
+    private static let eightBit = Result<LlamaModel, Error> { try LlamaModel(gguf: GGUFFile(path: path.get()), threads: 2, precision: .int8) }
     /// The model with float32 activations (compared with exact/ tightly).
     static func model() throws -> LlamaModel { try exact.get() }
     /// The model with int16 activations (the default engine).
     static func int16Model() throws -> LlamaModel { try fast.get() }
+    /// The model with int8 activations (outliers at 16 bits).
+    static func int8Model() throws -> LlamaModel { try eightBit.get() }
+    /// The model with integer activations of `precision` (int16 or int8).
+    static func integerModel(_ precision: ActivationPrecision) throws -> LlamaModel {
+        precision == .int8 ? try int8Model() : try int16Model()
+    }
 }
 
 struct ReferencePrompt: Decodable {

@@ -44,6 +44,36 @@ void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, in
 void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
                       const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy);
 
+// MARK: - 8-bit activations with an outlier per block (packed8.c): `vpdpbusd`
+
+/// Integer activations, rows of `cols` values per token (ad_quantize_q8x writes one row):
+/// q16/q8 [tokens, cols], the rest [tokens, cols / 32]. Layout and rule in packed8.c.
+typedef struct {
+    const int16_t *q16;
+    const int8_t *q8;
+    const float *dx;
+    const float *sx;
+    const int8_t *outlier;
+    const int32_t *qsum;
+} ad_q8x;
+
+/// Rounds n floats (n a multiple of 32) to 8 bits per 32-block, keeping each block's outlier
+/// (largest |x| above 1.5 times the second largest) at 16 bits: x[i] ~= q16[i] * dx[i / 32].
+void ad_quantize_q8x(const float *x, int n, int16_t *q16, int8_t *q8, float *dx, float *sx,
+                     int8_t *outlier, int32_t *qsum);
+
+/// Bytes of the 8-bit packed form of a rows x cols Q4_1 (format 1) or Q8_0 (format 2) matrix.
+long ad_packed8_bytes(int format, int rows, int cols);
+
+/// Packs row groups g0 ..< g1 of a GGUF-layout matrix for ad_gemm_packed8.
+void ad_pack8(int format, const void *w, long row_bytes, int rows, int cols, int g0, int g1, void *packed);
+
+/// y[t * ldy + r] = dot(W[r], X[t]) for rows r0 ..< r1 and tokens 0 ..< tokens over 8-bit packed
+/// weights: AVX-512 VNNI when the CPU has it (and the portable kernels are not forced), else a
+/// portable loop with the same arithmetic (bit-identical results).
+void ad_gemm_packed8(int format, const void *packed, int cols, int r0, int r1, const ad_q8x *x, int tokens,
+                     float *y, long ldy);
+
 /// 1 when this CPU runs the AVX-512 VNNI kernels.
 int ad_kernels_have_vnni(void);
 
