@@ -14,7 +14,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int = ThreadPool.defaultThreadCount
 
     @Option(name: .long, help: "Matrix-product inputs: int8 (rounded to 8 bits per 32 values, each block's outlier kept at 16; with AVX-512 VNNI the fastest in batches and prompts; KL mean 1e-3 to 5e-3 from exact), int16 (16 bits per 32 values; KL ~1e-6 from exact) or float32 (exact dequantization, within ~1e-4 of a float64 forward pass; slowest).")
-    var precision: PrecisionChoice = .int16
+    var precision: ActivationPrecision = .int16
 
     func resolvePath() throws -> String {
         if let model {
@@ -26,21 +26,11 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> LoadedModel {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        return try LoadedModel.load(path: resolvePath(), threads: threads, precision: precision.activationPrecision)
+        return try LoadedModel.load(path: resolvePath(), threads: threads, precision: precision)
     }
 }
 
-enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
-    case int8, int16, float32
-
-    var activationPrecision: ActivationPrecision {
-        switch self {
-        case .int8: return .int8
-        case .int16: return .int16
-        case .float32: return .float32
-        }
-    }
-}
+extension ActivationPrecision: ExpressibleByArgument {}
 
 /// The AutoDeco heads of chat, generate and bench.
 struct HeadsOptions: ParsableArguments {

@@ -15,6 +15,7 @@
 // Same size as the GGUF blocks. Rows past the end of the matrix are zero.
 #include "CKernels.h"
 #include "half.h"
+#include "row_groups.h"
 #include <math.h>
 #include <string.h>
 
@@ -102,7 +103,7 @@ VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *unit
     for (int t = 0; t < nt; t++) out[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *u = units + b * ub;
-        if (next) {  // the next group's unit b, one group ahead (see packed8.c)
+        if (next) {  // the next group's unit b, one group ahead (row_groups.h)
             const char *n = (const char *)(next + b * ub);
             for (long at = 0; at < ub; at += 64) _mm_prefetch(n + at, _MM_HINT_T0);
             _mm_prefetch(n + ub - 1, _MM_HINT_T0);
@@ -163,28 +164,30 @@ VNNI static void tile_q8_0(int nt, const uint8_t *units, const uint8_t *next, in
                            int cols, float *y, long ldy, __mmask16 mask) { TILES(FORMAT_Q8_0) }
 #undef TILES
 
+/// One packed16 product: what its tiles need.
+typedef struct {
+    int format, nb, cols;
+    long group_bytes, ldy;
+    const uint8_t *packed;
+    const int16_t *qx;
+    const float *dx, *sx;
+    float *y;
+} job16;
+
+static void tile16(const void *job, int g, int t0, int nt, int prefetch_next, uint16_t mask) {
+    const job16 *j = (const job16 *)job;
+    const uint8_t *units = j->packed + g * j->group_bytes, *next = prefetch_next ? units + j->group_bytes : NULL;
+    const int16_t *q = j->qx + (long)t0 * j->cols;
+    const float *dx = j->dx + (long)t0 * j->nb, *sx = j->sx + (long)t0 * j->nb;
+    float *out = j->y + (long)t0 * j->ldy + 16 * g;
+    if (j->format == FORMAT_Q4_1) tile_q4_1(nt, units, next, j->nb, q, dx, sx, j->cols, out, j->ldy, mask);
+    else tile_q8_0(nt, units, next, j->nb, q, dx, sx, j->cols, out, j->ldy, mask);
+}
+
 static void gemm_packed16_vnni(int format, const uint8_t *packed, int cols, int r0, int r1,
                                const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
-    const int nb = cols / 32;
-    const long group_bytes = nb * unit_bytes(format);
-    // Token chunks of 64 keep their activations (<= 64 x 3 KB) in L2 while every group passes;
-    // a group's weights (<= 16 KB for 1536 columns) stay in L1 across the chunk's tiles.
-    for (int c0 = 0; c0 < tokens; c0 += 64) {
-        const int c1 = tokens - c0 < 64 ? tokens : c0 + 64;
-        for (int g = r0 / 16; g < (r1 + 15) / 16; g++) {
-            const int lo = r0 > 16 * g ? r0 - 16 * g : 0, hi = r1 < 16 * g + 16 ? r1 - 16 * g : 16;
-            const __mmask16 mask = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-            const uint8_t *units = packed + g * group_bytes;
-            for (int t0 = c0; t0 < c1; t0 += 8) {
-                const int nt = c1 - t0 < 8 ? c1 - t0 : 8;
-                const int16_t *q = qx + (long)t0 * cols;
-                float *out = y + (long)t0 * ldy + 16 * g;
-                const uint8_t *next = t0 == c0 && c1 - c0 > 8 && g + 1 < (r1 + 15) / 16 ? units + group_bytes : NULL;
-                if (format == FORMAT_Q4_1) tile_q4_1(nt, units, next, nb, q, dx + (long)t0 * nb, sx + (long)t0 * nb, cols, out, ldy, mask);
-                else tile_q8_0(nt, units, next, nb, q, dx + (long)t0 * nb, sx + (long)t0 * nb, cols, out, ldy, mask);
-            }
-        }
-    }
+    const job16 job = {format, cols / 32, cols, cols / 32 * unit_bytes(format), ldy, packed, qx, dx, sx, y};
+    for_each_row_group_tile(r0, r1, tokens, &job, tile16);
 }
 
 static int cpu_has_vnni = -1;

@@ -30,6 +30,7 @@
 //         every other block's vectors across two cache lines: measured twice as slow.)
 #include "CKernels.h"
 #include "half.h"
+#include "row_groups.h"
 #include <math.h>
 #include <string.h>
 
@@ -161,9 +162,7 @@ VNNI static ALWAYS_INLINE void tile_vnni8(int format, int nt, const uint8_t *gro
     for (int t = 0; t < nt; t++) out[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *sc = block_scales(format, group, nb, b), *q = block_quads(format, group, b);
-        if (next) {
-            // The next group's block b, one group (6-17 KB) ahead: batches are bound by
-            // instructions, and waiting for the first tile's weights cost a quarter of the speed.
+        if (next) {  // the next group's block b, one group (6-17 KB) ahead (row_groups.h)
             const char *nq = (const char *)block_quads(format, next, b);
             for (int line = 0; line < (format == FORMAT_Q4_1 ? 4 : 8); line++) _mm_prefetch(nq + 64 * line, _MM_HINT_T0);
             _mm_prefetch((const char *)block_scales(format, next, nb, b), _MM_HINT_T0);
@@ -241,31 +240,32 @@ VNNI static void tile8_q8_0(int nt, const uint8_t *group, const uint8_t *next, i
                             __mmask16 mask) { TILES(FORMAT_Q8_0) }
 #undef TILES
 
+/// One packed8 product: what its tiles need.
+typedef struct {
+    int format, nb, cols;
+    long group_bytes, ldy;
+    const uint8_t *packed;
+    const ad_q8x *x;
+    float *y;
+} job8;
+
+static void tile8(const void *job, int g, int t0, int nt, int prefetch_next, uint16_t mask) {
+    const job8 *j = (const job8 *)job;
+    const ad_q8x *x = j->x;
+    const long at = (long)t0 * j->cols, blocks = (long)t0 * j->nb;
+    const ad_q8x sub = {x->q16 + at, x->q8 + at, x->dx + blocks, x->sx + blocks, x->outlier + blocks, x->qsum + blocks};
+    const uint8_t *group = j->packed + g * j->group_bytes, *next = prefetch_next ? group + j->group_bytes : NULL;
+    float *out = j->y + (long)t0 * j->ldy + 16 * g;
+    if (j->format == FORMAT_Q4_1) tile8_q4_1(nt, group, next, j->nb, &sub, j->cols, out, j->ldy, mask);
+    else tile8_q8_0(nt, group, next, j->nb, &sub, j->cols, out, j->ldy, mask);
+}
+
 static void gemm_packed8_vnni(int format, const uint8_t *packed, int cols, int r0, int r1, const ad_q8x *x,
                               int tokens, float *y, long ldy) {
-    const int nb = cols / 32;
-    const long gb = group_bytes(format, nb);
-    // Token chunks of 64 keep their activations in L2 while every group passes; a group's
-    // weights (<= 16 KB for 1536 columns) stay in L1 across the chunk's tiles.
-    for (int c0 = 0; c0 < tokens; c0 += 64) {
-        const int c1 = tokens - c0 < 64 ? tokens : c0 + 64;
-        for (int g = r0 / 16; g < (r1 + 15) / 16; g++) {
-            const int lo = r0 > 16 * g ? r0 - 16 * g : 0, hi = r1 < 16 * g + 16 ? r1 - 16 * g : 16;
-            const __mmask16 mask = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-            const uint8_t *group = packed + g * gb;
-            for (int t0 = c0; t0 < c1; t0 += 8) {
-                const int nt = c1 - t0 < 8 ? c1 - t0 : 8;
-                const ad_q8x sub = {x->q16 + (long)t0 * cols, x->q8 + (long)t0 * cols, x->dx + (long)t0 * nb,
-                                    x->sx + (long)t0 * nb, x->outlier + (long)t0 * nb, x->qsum + (long)t0 * nb};
-                float *out = y + (long)t0 * ldy + 16 * g;
-                // The first tile of a group of several prefetches the next group.
-                const uint8_t *next = t0 == c0 && c1 - c0 > 8 && g + 1 < (r1 + 15) / 16 ? group + gb : NULL;
-                if (format == FORMAT_Q4_1) tile8_q4_1(nt, group, next, nb, &sub, cols, out, ldy, mask);
-                else tile8_q8_0(nt, group, next, nb, &sub, cols, out, ldy, mask);
-            }
-        }
-    }
+    const job8 job = {format, cols / 32, cols, group_bytes(format, cols / 32), ldy, packed, x, y};
+    for_each_row_group_tile(r0, r1, tokens, &job, tile8);
 }
+
 /// The same rule as quantize_q8x_portable, 32 values in two vectors: the same integers, scales
 /// and outliers (the float sums may differ in their last bits: another summation order).
 VNNI static void quantize_q8x_avx512(const float *x, int n, int16_t *q16, int8_t *q8, float *dx, float *sx,

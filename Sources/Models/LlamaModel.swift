@@ -89,7 +89,7 @@ public final class LlamaModel: @unchecked Sendable {
     public func makeContext(capacity: Int) -> ModelContext {
         let cap = max(1, min(capacity, config.contextLength))
         return ModelContext(cache: KVCache(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, capacity: cap),
-                            workspace: Workspace(config: config, threads: pool.threadCount))
+                            workspace: Workspace(config: config, threads: pool.threadCount, eightBitActivations: precision == .int8))
     }
 
     /// Runs `tokens` at positions cache.length ..< cache.length + T as one batch and appends them to the cache.
@@ -98,7 +98,7 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// A fresh set of scratch buffers for `forward(batch:workspace:)` (one per concurrent caller).
-    public func makeWorkspace() -> Workspace { Workspace(config: config, threads: pool.threadCount) }
+    public func makeWorkspace() -> Workspace { Workspace(config: config, threads: pool.threadCount, eightBitActivations: precision == .int8) }
 
     /// One forward pass over several sequences at once: every sequence's tokens go at its own
     /// cache positions, the matrix products run over all rows together (each weight byte read once

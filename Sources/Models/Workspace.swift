@@ -15,12 +15,15 @@ public final class Workspace: @unchecked Sendable {
     let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
     let qBytes = ScratchBuffer<Int8>()                              // [T, max cols] 8-bit activations
     let qOutliers = ScratchBuffer<Int8>(), qIntegerSums = ScratchBuffer<Int32>() // [T, max cols / 32]
+    /// Whether the model rounds activations to 8 bits (only then are the three buffers above grown).
+    let eightBitActivations: Bool
     let logits = FloatBuffer()                                      // [rows with logits, vocab] of a batch
     /// When set, forward passes through this workspace add their per-step wall time to it.
     public var profile: ForwardProfile?
 
-    init(config: ModelConfig, threads: Int) {
+    init(config: ModelConfig, threads: Int, eightBitActivations: Bool) {
         self.config = config
+        self.eightBitActivations = eightBitActivations
         let maxCols = max(config.hidden, config.ffn, config.qDim)
         panels = (0..<threads).map { _ in FloatBuffer(4 * maxCols) }
         scores = (0..<threads).map { _ in FloatBuffer(256) }
@@ -38,8 +41,10 @@ public final class Workspace: @unchecked Sendable {
         let maxCols = max(c.hidden, c.ffn, c.qDim)
         qValues.reserve(T * maxCols)
         for b in [qScales, qSums] { b.reserve(T * maxCols / 32) }
-        qBytes.reserve(T * maxCols)
-        qOutliers.reserve(T * maxCols / 32)
-        qIntegerSums.reserve(T * maxCols / 32)
+        if eightBitActivations {
+            qBytes.reserve(T * maxCols)
+            qOutliers.reserve(T * maxCols / 32)
+            qIntegerSums.reserve(T * maxCols / 32)
+        }
     }
 }
