@@ -1,10 +1,11 @@
-// What q16.c and packed16.c share about GGUF blocks: the format codes, a block's bytes, and IEEE
-// half to float, exactly (subnormals, infinities and NaNs included), the portable loops'
-// conversion of the f16 block scales.
+// What q16.c, packed16.c and packed8.c share about GGUF blocks: the format codes, a block's
+// bytes, IEEE half to float, exactly (subnormals, infinities and NaNs included), the portable
+// loops' conversion of the f16 block scales, and how the packed portable loops apply them.
 #ifndef AUTODECO_HALF_H
 #define AUTODECO_HALF_H
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
 
@@ -25,6 +26,15 @@ static inline float f16_to_f32(uint16_t h) {
     } else if (exp == 31) { bits = sign | 0x7f800000 | (mant << 13); }
     else { bits = sign | ((exp + 127 - 15) << 23) | (mant << 13); }
     float f; memcpy(&f, &bits, 4); return f;
+}
+
+/// A block's integer dot product s into a portable loop's accumulator: scale d_w * d_x, then
+/// Q4_1's offset term m_w * (exact block sum of x). The VNNI kernels do the same two fmas per
+/// lane in this order, which is what keeps their results bit-identical to the portable loops'.
+static inline float accumulate_block(int format, float acc, int32_t s, const uint8_t *scale, const uint8_t *min,
+                                     float dx, float sx) {
+    acc = fmaf((float)s, f16_to_f32(load_u16(scale)) * dx, acc);
+    return format == FORMAT_Q4_1 ? fmaf(f16_to_f32(load_u16(min)), sx, acc) : acc;
 }
 
 #endif

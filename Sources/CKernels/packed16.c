@@ -73,8 +73,7 @@ static void gemm_packed16_portable(int format, const uint8_t *packed, int cols, 
                     else q = (int8_t)u[32 + 32 * k + i];
                     s += q * x[v];
                 }
-                acc = fmaf((float)s, f16_to_f32(load_u16(u + 2 * r)) * dx[(long)t * nb + b], acc);
-                if (format == FORMAT_Q4_1) acc = fmaf(f16_to_f32(load_u16(u + 32 + 2 * r)), sx[(long)t * nb + b], acc);
+                acc = accumulate_block(format, acc, s, u + 2 * r, u + 32 + 2 * r, dx[(long)t * nb + b], sx[(long)t * nb + b]);
             }
             y[(long)t * ldy + row] = acc;
         }

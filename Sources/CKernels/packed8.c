@@ -134,8 +134,8 @@ static void gemm_packed8_portable(int format, const uint8_t *packed, int cols, i
                 const int16_t *q = x->q16 + (long)t * cols + 32 * b;
                 int32_t s = 0;
                 for (int v = 0; v < 32; v++) s += quad_weight(format, w, r, v) * q[v];
-                acc = fmaf((float)s, f16_to_f32(load_u16(sc + 2 * r)) * x->dx[(long)t * nb + b], acc);
-                if (format == FORMAT_Q4_1) acc = fmaf(f16_to_f32(load_u16(sc + 32 + 2 * r)), x->sx[(long)t * nb + b], acc);
+                acc = accumulate_block(format, acc, s, sc + 2 * r, sc + 32 + 2 * r, x->dx[(long)t * nb + b],
+                                       x->sx[(long)t * nb + b]);
             }
             y[(long)t * ldy + row] = acc;
         }
