@@ -21,11 +21,11 @@ struct BatchedDecodeBenchmark {
             var next = first
             let start = Date()
             for _ in 0..<steps {
-                let outputs = try model.forward(batch: contexts.indices.map {
+                let pass = try model.forwardPass(batch: contexts.indices.map {
                     SequenceStep(tokens: [next[$0]], context: contexts[$0], logits: .last)
                 }, workspace: workspace)
                 // Feed back each sequence's argmax so the sequences differ, as in real decoding.
-                next = outputs.map { o in o.logits.withUnsafeBufferPointer { Int32(VectorOps.argmax($0.baseAddress!, n: $0.count).index) } }
+                next = (0..<pass.count).map { i in pass.withRows(of: i) { _, l in Int32(VectorOps.argmax(l.baseAddress!, n: l.count).index) } }
             }
             if rep > 0 { samples.append(Double(sequences * steps) / Date().timeIntervalSince(start)) }
         }

@@ -100,10 +100,17 @@ public final class LlamaModel: @unchecked Sendable {
     /// A fresh set of scratch buffers for `forward(batch:workspace:)` (one per concurrent caller).
     public func makeWorkspace() -> Workspace { Workspace(config: config, threads: pool.threadCount, eightBitActivations: precision == .int8) }
 
+    /// One forward pass over several sequences at once, each sequence's part copied into arrays
+    /// of its own (see `forwardPass(batch:workspace:)` for the shared result without copies).
+    public func forward(batch: [SequenceStep], workspace ws: Workspace) throws -> [ForwardOutput] {
+        let pass = try forwardPass(batch: batch, workspace: ws)
+        return (0..<pass.count).map(pass.output)
+    }
+
     /// One forward pass over several sequences at once: every sequence's tokens go at its own
     /// cache positions, the matrix products run over all rows together (each weight byte read once
     /// for the whole batch), attention reads each sequence's own cache. The contexts must be distinct.
-    public func forward(batch: [SequenceStep], workspace ws: Workspace) throws -> [ForwardOutput] {
+    public func forwardPass(batch: [SequenceStep], workspace ws: Workspace) throws -> ForwardPassOutput {
         let c = config
         var rowCache = [KVCache](), rowPos = [Int](), allTokens = [Int32]()
         for step in batch {
@@ -167,49 +174,35 @@ public final class LlamaModel: @unchecked Sendable {
         hidden.withUnsafeMutableBufferPointer { h in
             for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, weights.outputNorm, h.baseAddress! + t * c.hidden, n: c.hidden, eps: c.normEps) }
         }
-        // Rows of `hidden` that need logits, gathered so the LM head runs once for the whole batch.
-        var logitRows = [Int]()
-        var first = 0
+        // Each sequence's rows, and the rows of `hidden` that need logits (in batch order, so
+        // one LM head product serves the whole batch).
+        var hiddenRows = [Range<Int>](), logitRows = [Range<Int>](), wanted = [Int]()
         for step in batch {
-            let n = step.tokens.count
-            switch step.logits {
-            case .none: break
-            case .last: logitRows.append(first + n - 1)
-            case .all: logitRows += Array(first..<(first + n))
+            let first = hiddenRows.last?.upperBound ?? 0, end = first + step.tokens.count
+            hiddenRows.append(first..<end)
+            let rows: Range<Int> = switch step.logits {
+            case .none: end..<end
+            case .last: (end - 1)..<end
+            case .all: first..<end
             }
-            first += n
+            let start = logitRows.last?.upperBound ?? 0
+            logitRows.append(start..<(start + rows.count))
+            wanted += rows
         }
-        var gathered = [Float](repeating: 0, count: logitRows.count * c.hidden)
-        for (i, r) in logitRows.enumerated() {
-            gathered.replaceSubrange((i * c.hidden)..<((i + 1) * c.hidden), with: hidden[(r * c.hidden)..<((r + 1) * c.hidden)])
+        let logits: [Float]
+        if wanted.count == T {  // every row (one token per sequence, or .all): no gathering
+            logits = self.logits(hidden: hidden, workspace: ws)
+        } else {
+            var gathered = [Float](repeating: 0, count: wanted.count * c.hidden)
+            for (i, r) in wanted.enumerated() {
+                gathered.replaceSubrange((i * c.hidden)..<((i + 1) * c.hidden), with: hidden[(r * c.hidden)..<((r + 1) * c.hidden)])
+            }
+            logits = self.logits(hidden: gathered, workspace: ws)
         }
-        // One sequence (every decode step of a single generation): its logits array is the LM
-        // head's output and the buffers are handed over, no copies.
-        if batch.count == 1 {
-            let logits = self.logits(hidden: gathered, workspace: ws)
-            clock.lap(.lmHead)
-            ws.profile?.finishPass()
-            return [ForwardOutput(hidden: hidden, logits: logits, tokenCount: T)]
-        }
-        // Several: the LM head writes into the workspace (a fresh multi-megabyte array every step
-        // would be new pages to fault in), then each sequence gets a copy of its rows.
-        ws.logits.reserve(logitRows.count * c.vocab)
-        let allLogits = ws.logits.pointer
-        gathered.withUnsafeBufferPointer { lmHead($0.baseAddress!, rows: logitRows.count, into: allLogits, workspace: ws) }
         clock.lap(.lmHead)
         ws.profile?.finishPass()
-        var outputs = [ForwardOutput]()
-        first = 0
-        var logitCursor = 0
-        for step in batch {
-            let n = step.tokens.count
-            let rows = step.logits == .none ? 0 : step.logits == .last ? 1 : n
-            outputs.append(ForwardOutput(hidden: Array(hidden[(first * c.hidden)..<((first + n) * c.hidden)]),
-                                         logits: Array(UnsafeBufferPointer(start: allLogits + logitCursor * c.vocab, count: rows * c.vocab)),
-                                         tokenCount: n))
-            first += n; logitCursor += rows
-        }
-        return outputs
+        return ForwardPassOutput(hidden: hidden, logits: logits, hiddenRows: hiddenRows, logitRows: logitRows,
+                                 width: (c.hidden, c.vocab))
     }
 
     /// The LM head over final hidden states [N, hidden] (already normalised): logits [N, vocab].

@@ -17,7 +17,6 @@ public final class Workspace: @unchecked Sendable {
     let qOutliers = ScratchBuffer<Int8>(), qIntegerSums = ScratchBuffer<Int32>() // [T, max cols / 32]
     /// Whether the model rounds activations to 8 bits (only then are the three buffers above grown).
     let eightBitActivations: Bool
-    let logits = FloatBuffer()                                      // [rows with logits, vocab] of a batch
     /// When set, forward passes through this workspace add their per-step wall time to it.
     public var profile: ForwardProfile?
 

@@ -156,6 +156,33 @@ struct TinyModelTests {
         }
     }
 
+    /// The shared result of one pass hands each sequence exactly its own rows: hidden states for
+    /// all its tokens and logits for none, the last or all of them, as a pass of its own would.
+    @Test func sharedPassOutputGivesEachSequenceItsRows() throws {
+        let s = Self.specs[0]
+        var W = [String: [Float]]()
+        let path = try TinyModel.write(s, seed: 21, weights: &W)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+        let prompts: [[Int32]] = [[1, 5, 9], [7, 3, 2, 8], [11], [4, 6]]
+        let requests: [LogitsRequest] = [.none, .all, .last, .last]
+        let alone = try zip(prompts, requests).map { try model.forward($0, context: model.makeContext(capacity: 8), logits: $1) }
+        let ctxs = prompts.map { _ in model.makeContext(capacity: 8) }
+        let pass = try model.forwardPass(batch: zip(zip(prompts, ctxs), requests).map {
+            SequenceStep(tokens: $0.0, context: $0.1, logits: $1)
+        }, workspace: model.makeWorkspace())
+        #expect(pass.count == 4)
+        #expect(pass.logits.count == (0 + 4 + 1 + 1) * s.vocab)
+        for i in 0..<4 {
+            #expect(pass.tokenCount(i) == prompts[i].count)
+            let (hidden, logits) = pass.withRows(of: i) { (Array($0), Array($1)) }
+            #expect(hidden.count == alone[i].hidden.count && logits.count == alone[i].logits.count)
+            #expect(pass.output(i).hidden == hidden && pass.output(i).logits == logits)
+            let worst = zip(hidden + logits, alone[i].hidden + alone[i].logits).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-4, "sequence \(i): max |shared pass - alone| = \(worst)")
+        }
+    }
+
     @Test func missingTensorAndWrongShapeAreNamed() throws {
         var W = [String: [Float]]()
         let s = TinyModel.Spec()

@@ -173,7 +173,7 @@ public final class BatchGenerator: @unchecked Sendable {
                     stats.promptTokens += chunk.count
                 }
             }
-            let outputs = try lm.forward(batch: steps, workspace: workspace)
+            let pass = try lm.forwardPass(batch: steps, workspace: workspace)
             stats.forwardPasses += 1
             for (a, step) in zip(active, steps) { slotTokens[a.slot] += step.tokens }
 
@@ -181,18 +181,14 @@ public final class BatchGenerator: @unchecked Sendable {
             // `active`, and every append would copy the whole list: quadratic in its length).
             kept = []
             for i in active.indices {
-                let out = outputs[i]
                 if active[i].pending == nil {
                     active[i].prefilled += steps[i].tokens.count
                     if active[i].prefilled < active[i].request.prompt.count { kept.append(active[i]); continue }
                 }
                 let cache = contexts[active[i].slot].cache
-                let lastHidden = (out.tokenCount - 1) * H
-                let (token, finished) = out.hidden.withUnsafeBufferPointer { h in
-                    out.logits.withUnsafeBufferPointer { l in
-                        active[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[lastHidden..<(lastHidden + H)]),
-                                               logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: cache.length < cache.capacity)
-                    }
+                let (token, finished) = pass.withRows(of: i) { h, l in
+                    active[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
+                                           logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: cache.length < cache.capacity)
                 }
                 active[i].tokens.append(token)
                 stats.generatedTokens += 1
