@@ -1,5 +1,17 @@
+import CKernels
+
 /// Causal attention of the query heads that share one KV head, over a KV cache.
 public enum Attention {
+    /// How many K rows ahead of the one in use are prefetched.
+    static let keysAhead = 4
+
+    /// Prefetches the K rows that `attend` reads before its own prefetches reach them: call it
+    /// for the next task while the current one computes.
+    @inline(__always)
+    public static func prefetchFirstKeys(_ k: UnsafePointer<Float>, stride: Int, length: Int, headDim d: Int) {
+        for p in 0..<min(length, keysAhead) { ad_prefetch(k + p * stride, d * MemoryLayout<Float>.size) }
+    }
+
     /// For each of the `heads` query heads j (queries and outputs `headDim` floats apart):
     /// out_j[headDim] = sum_p softmax_p(q_j . K[p] * scale) V[p] for p in 0..<length.
     /// K and V rows for this KV head are `stride` floats apart; `scores` holds heads x length floats.
@@ -12,8 +24,14 @@ public enum Attention {
     public static func attend(queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<Float>,
                               values v: UnsafePointer<Float>, stride: Int, length: Int, headDim d: Int, scale: Float,
                               scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let rowBytes = d * MemoryLayout<Float>.size
         for p in 0..<length {
             let row = k + p * stride
+            // The rows come from memory (the weights streamed in since evicted them) and are too
+            // few for the hardware prefetcher to ramp up: fetch K a few rows ahead, and V for the
+            // weighted sum that follows.
+            ad_prefetch(row + Self.keysAhead * stride, rowBytes)
+            ad_prefetch(v + p * stride, rowBytes)
             for j in 0..<g { scores[j * length + p] = dotF32(q + j * d, row, d) * scale }
         }
         for j in 0..<g {

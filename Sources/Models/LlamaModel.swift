@@ -272,8 +272,16 @@ public final class LlamaModel: @unchecked Sendable {
         let work = { (thread: Int) in
             let scores = ws.scores[thread].pointer
             // Interleaved tasks balance the causal triangle across threads.
+            func keys(_ task: Int) -> (row: Int, cache: UnsafeMutablePointer<Float>) {
+                let t = task / tasksPerRow
+                return (t, caches[t].keys(layer: layer, head: (task % tasksPerRow) * perTask / group))
+            }
             var task = thread
             while task < tasks {
+                if task + n < tasks {
+                    let next = keys(task + n)
+                    Attention.prefetchFirstKeys(next.cache, stride: c.headDim, length: positions[next.row] + 1, headDim: c.headDim)
+                }
                 let t = task / tasksPerRow, h = (task % tasksPerRow) * perTask
                 let kvh = h / group
                 Attention.attend(queries: q + t * c.qDim + h * c.headDim, heads: perTask,

@@ -22,6 +22,12 @@ void ad_gemm_q16(int format, const void *w, long row_bytes, int cols, int r0, in
                  const int16_t *qx, const float *dx, const float *sx, int tokens,
                  float *y, long ldy);
 
+/// Asks for the `bytes` bytes at p to be brought into the L1 cache (prefetcht0 per 64-byte line):
+/// Swift has no prefetch instruction. Prefetches never fault, so p may run past an allocation.
+static inline void ad_prefetch(const void *p, long bytes) {
+    for (long o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
+}
+
 /// 1 when the AVX2 kernels run on this CPU, 0 when the portable ones do.
 int ad_kernels_use_avx2(void);
 
