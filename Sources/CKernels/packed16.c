@@ -206,7 +206,7 @@ int ad_kernels_have_vnni(void) { return 0; }
 void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
                       const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
 #if defined(__x86_64__)
-    if (ad_kernels_have_vnni() && !ad_kernels_force_portable(-1)) {
+    if (ad_kernels_have_vnni() && !ad_kernels_portable_forced()) {
         gemm_packed16_vnni(format, (const uint8_t *)packed, cols, r0, r1, qx, dx, sx, tokens, y, ldy);
         return;
     }

@@ -303,7 +303,7 @@ VNNI static void quantize_q8x_avx512(const float *x, int n, int16_t *q16, int8_t
 void ad_quantize_q8x(const float *x, int n, int16_t *q16, int8_t *q8, float *dx, float *sx,
                      int8_t *outlier, int32_t *qsum) {
 #if defined(__x86_64__)
-    if (ad_kernels_have_vnni() && !ad_kernels_force_portable(-1)) {
+    if (ad_kernels_have_vnni() && !ad_kernels_portable_forced()) {
         quantize_q8x_avx512(x, n, q16, q8, dx, sx, outlier, qsum);
         return;
     }
@@ -314,7 +314,7 @@ void ad_quantize_q8x(const float *x, int n, int16_t *q16, int8_t *q8, float *dx,
 void ad_gemm_packed8(int format, const void *packed, int cols, int r0, int r1, const ad_q8x *x, int tokens,
                      float *y, long ldy) {
 #if defined(__x86_64__)
-    if (ad_kernels_have_vnni() && !ad_kernels_force_portable(-1)) {
+    if (ad_kernels_have_vnni() && !ad_kernels_portable_forced()) {
         gemm_packed8_vnni(format, (const uint8_t *)packed, cols, r0, r1, x, tokens, y, ldy);
         return;
     }

@@ -6,8 +6,14 @@
 
 #define QMAX 32767.0f
 
-static int force_portable = 0;
-int ad_kernels_force_portable(int on) { int old = force_portable; if (on >= 0) force_portable = on; return old; }
+// AUTODECO_KERNELS=portable holds for the whole process; a test's override only for its own
+// thread, so that a test comparing the two paths does not switch the kernels (and the last bits of
+// the activations' block sums) under a model running on other threads.
+static int portable_everywhere = 0;
+static _Thread_local int portable_here = 0;
+void ad_kernels_force_portable_everywhere(void) { portable_everywhere = 1; }
+int ad_kernels_force_portable(int on) { int old = portable_here; if (on >= 0) portable_here = on; return old; }
+int ad_kernels_portable_forced(void) { return portable_everywhere || portable_here; }
 
 // MARK: - portable
 
@@ -155,7 +161,7 @@ int ad_kernels_use_avx2(void) {
         __builtin_cpu_init();
         cpu_has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     }
-    return cpu_has_avx2 && !force_portable;
+    return cpu_has_avx2 && !ad_kernels_portable_forced();
 }
 #else
 int ad_kernels_use_avx2(void) { return 0; }

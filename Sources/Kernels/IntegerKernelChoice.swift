@@ -18,7 +18,7 @@ public enum IntegerKernelChoice: String, Sendable, CaseIterable {
     public static let current: IntegerKernelChoice = {
         let best: IntegerKernelChoice = PackedRows16.supportedByThisCPU ? .vnni : (ad_kernels_use_avx2() != 0 ? .avx2 : .portable)
         guard let asked = requested else { return best }
-        if asked == .portable { _ = ad_kernels_force_portable(1) }
+        if asked == .portable { ad_kernels_force_portable_everywhere() }
         if asked == .vnni && best != .vnni { return best }
         if asked == .avx2 && best == .portable { return best }
         return asked

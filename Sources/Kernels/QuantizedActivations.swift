@@ -91,7 +91,7 @@ extension MatMul {
     }
 
     /// Whether packed matrices run the AVX-512 VNNI kernel here (else the portable loop).
-    public static var packedKernelsUseVNNI: Bool { ad_kernels_have_vnni() != 0 && ad_kernels_force_portable(-1) == 0 }
+    public static var packedKernelsUseVNNI: Bool { ad_kernels_have_vnni() != 0 && ad_kernels_portable_forced() == 0 }
 
     /// Multiply-adds/s of 512-bit VNNI instructions on the calling thread, registers only
     /// (`bits` 16: `vpdpwssd`, 8: `vpdpbusd`); 0 where the CPU has no AVX-512 VNNI.
@@ -100,7 +100,8 @@ extension MatMul {
     /// Whether the integer kernels use AVX2 on this CPU (else a portable C loop).
     public static var integerKernelsUseAVX2: Bool { ad_kernels_use_avx2() != 0 }
 
-    /// Forces the portable integer kernels (tests compare both); returns the previous setting.
+    /// Forces the portable integer kernels on the calling thread only (tests compare both paths
+    /// while other tests run models on other threads); returns the previous setting.
     @discardableResult
     public static func forcePortableIntegerKernels(_ on: Bool) -> Bool { ad_kernels_force_portable(on ? 1 : 0) != 0 }
 }

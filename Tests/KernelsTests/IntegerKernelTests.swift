@@ -196,6 +196,21 @@ import Kernels
         return Float(Float16(bitPattern: UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8))
     }
 
+    /// A test's override holds on its own thread only: models running on other threads (the
+    /// pool's, other tests') keep their kernels, so their results do not change in mid-run (the
+    /// portable and vector roundings' block sums differ in their last bits).
+    @Test func forcingThePortableKernelsStaysOnTheCallingThread() throws {
+        let unforced = (MatMul.packedKernelsUseVNNI, MatMul.integerKernelsUseAVX2)
+        let previous = MatMul.forcePortableIntegerKernels(true)
+        defer { MatMul.forcePortableIntegerKernels(previous) }
+        #expect(!MatMul.packedKernelsUseVNNI && !MatMul.integerKernelsUseAVX2)
+        let seen = SeenFlags()
+        let done = DispatchSemaphore(value: 0)
+        Thread { seen.set(MatMul.packedKernelsUseVNNI, MatMul.integerKernelsUseAVX2); done.signal() }.start()
+        done.wait()
+        #expect(seen.value == unforced)
+    }
+
     @Test func avx2AndVNNIAreUsedOnThisMachineWhenAvailable() throws {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         if cpuinfo.contains(" avx2 ") && cpuinfo.contains(" fma ") && cpuinfo.contains(" f16c ") {
@@ -206,4 +221,10 @@ import Kernels
         #expect(MatMul.packedKernelsUseVNNI == vnni)
         if vnni && ProcessInfo.processInfo.environment["AUTODECO_KERNELS"] == nil { #expect(IntegerKernelChoice.current == .vnni) }
     }
+}
+
+/// Two flags written by one thread and read by another after a semaphore.
+private final class SeenFlags: @unchecked Sendable {
+    private(set) var value = (false, false)
+    func set(_ a: Bool, _ b: Bool) { value = (a, b) }
 }

@@ -31,9 +31,15 @@ static inline void ad_prefetch(const void *p, long bytes) {
 /// 1 when the AVX2 kernels run on this CPU, 0 when the portable ones do.
 int ad_kernels_use_avx2(void);
 
-/// Forces the portable kernels (1) or lets the fastest run (0), for tests comparing both paths;
-/// -1 only reads the setting. Returns the previous setting.
+/// Forces the portable kernels (1) or lets the fastest run (0) on the calling thread only, for
+/// tests comparing both paths; -1 only reads the setting. Returns the previous setting.
 int ad_kernels_force_portable(int on);
+
+/// Forces the portable kernels on every thread (AUTODECO_KERNELS=portable).
+void ad_kernels_force_portable_everywhere(void);
+
+/// 1 when the portable kernels are forced on the calling thread (by either of the above).
+int ad_kernels_portable_forced(void);
 
 // MARK: - 16-row packed weights (packed16.c): the AVX-512 VNNI layout
 
