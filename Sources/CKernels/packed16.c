@@ -83,9 +83,6 @@ static void gemm_packed16_portable(int format, const uint8_t *packed, int cols, 
 // MARK: - AVX-512 VNNI
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")))
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /// An activation pair (x[2k], x[2k + 1]) read as one 32-bit word for the broadcast.
 typedef int32_t pair16 __attribute__((may_alias, aligned(2)));
@@ -145,23 +142,18 @@ VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *unit
     for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (long)t * ldy, mask, out[t]);
 }
 
-#define TILES(F)                                                                                           \
-    switch (nt) {                                                                                           \
-    case 1: tile_vnni(F, 1, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 2: tile_vnni(F, 2, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 3: tile_vnni(F, 3, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 4: tile_vnni(F, 4, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 5: tile_vnni(F, 5, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 6: tile_vnni(F, 6, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    case 7: tile_vnni(F, 7, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                               \
-    default: tile_vnni(F, 8, units, next, nb, qx, dx, sx, cols, y, ldy, mask); break;                              \
-    }
-
+#define TILE(N) tile_vnni(format, N, units, next, nb, qx, dx, sx, cols, y, ldy, mask)
 VNNI static void tile_q4_1(int nt, const uint8_t *units, const uint8_t *next, int nb, const int16_t *qx, const float *dx, const float *sx,
-                           int cols, float *y, long ldy, __mmask16 mask) { TILES(FORMAT_Q4_1) }
+                           int cols, float *y, long ldy, __mmask16 mask) {
+    const int format = FORMAT_Q4_1;  // a constant: each tile is specialised
+    FOR_TILE_SIZE(nt, TILE)
+}
 VNNI static void tile_q8_0(int nt, const uint8_t *units, const uint8_t *next, int nb, const int16_t *qx, const float *dx, const float *sx,
-                           int cols, float *y, long ldy, __mmask16 mask) { TILES(FORMAT_Q8_0) }
-#undef TILES
+                           int cols, float *y, long ldy, __mmask16 mask) {
+    const int format = FORMAT_Q8_0;  // a constant: each tile is specialised
+    FOR_TILE_SIZE(nt, TILE)
+}
+#undef TILE
 
 /// One packed16 product: what its tiles need.
 typedef struct {

@@ -145,9 +145,6 @@ static void gemm_packed8_portable(int format, const uint8_t *packed, int cols, i
 // MARK: - AVX-512 VNNI
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")))
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /// Four activation bytes read as one 32-bit word for the broadcast.
 typedef int32_t quad8 __attribute__((may_alias, aligned(1)));
@@ -222,23 +219,18 @@ VNNI static ALWAYS_INLINE void tile_vnni8(int format, int nt, const uint8_t *gro
     for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (long)t * ldy, mask, out[t]);
 }
 
-#define TILES(F)                                                                                 \
-    switch (nt) {                                                                                 \
-    case 1: tile_vnni8(F, 1, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    case 2: tile_vnni8(F, 2, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    case 3: tile_vnni8(F, 3, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    case 4: tile_vnni8(F, 4, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    case 5: tile_vnni8(F, 5, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    case 6: tile_vnni8(F, 6, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    case 7: tile_vnni8(F, 7, group, next, nb, x, cols, y, ldy, mask); break;                            \
-    default: tile_vnni8(F, 8, group, next, nb, x, cols, y, ldy, mask); break;                           \
-    }
-
+#define TILE(N) tile_vnni8(format, N, group, next, nb, x, cols, y, ldy, mask)
 VNNI static void tile8_q4_1(int nt, const uint8_t *group, const uint8_t *next, int nb, const ad_q8x *x, int cols, float *y, long ldy,
-                            __mmask16 mask) { TILES(FORMAT_Q4_1) }
+                            __mmask16 mask) {
+    const int format = FORMAT_Q4_1;  // a constant: each tile is specialised
+    FOR_TILE_SIZE(nt, TILE)
+}
 VNNI static void tile8_q8_0(int nt, const uint8_t *group, const uint8_t *next, int nb, const ad_q8x *x, int cols, float *y, long ldy,
-                            __mmask16 mask) { TILES(FORMAT_Q8_0) }
-#undef TILES
+                            __mmask16 mask) {
+    const int format = FORMAT_Q8_0;  // a constant: each tile is specialised
+    FOR_TILE_SIZE(nt, TILE)
+}
+#undef TILE
 
 /// One packed8 product: what its tiles need.
 typedef struct {

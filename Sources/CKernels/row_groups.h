@@ -1,4 +1,5 @@
-// How the packed kernels (packed16.c, packed8.c) walk a matrix product over 16-row packed
+// What the packed kernels (packed16.c, packed8.c) share: their AVX-512 VNNI target, the
+// dispatch of a tile's token count, and how they walk a matrix product over 16-row packed
 // weights: token chunks of 64 keep their activations in L2 while every row group passes; within
 // a chunk, a group's weights (<= 16 KB for 1536 columns) stay in L1 across its tiles of up to 8
 // tokens. In batches the first tile of a group prefetches the next group: batches are bound by
@@ -6,6 +7,27 @@
 #ifndef AUTODECO_ROW_GROUPS_H
 #define AUTODECO_ROW_GROUPS_H
 #include <stdint.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+/// The packed kernels' vector code (ad_kernels_have_vnni checks for exactly these features).
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
+
+/// Calls TILE(n) for the tile's token count n = nt (1 ... 8) as a constant, so that an
+/// always-inline tile is compiled once per count and its per-token arrays become registers.
+#define FOR_TILE_SIZE(nt, TILE)                 \
+    switch (nt) {                               \
+    case 1: TILE(1); break;                     \
+    case 2: TILE(2); break;                     \
+    case 3: TILE(3); break;                     \
+    case 4: TILE(4); break;                     \
+    case 5: TILE(5); break;                     \
+    case 6: TILE(6); break;                     \
+    case 7: TILE(7); break;                     \
+    default: TILE(8); break;                    \
+    }
 
 /// One tile: rows 16 g + i for the bits i of `mask` (those inside the product's row range),
 /// tokens t0 ..< t0 + nt; `prefetch_next` asks it to fetch the next group's weights.

@@ -271,19 +271,20 @@ public final class LlamaModel: @unchecked Sendable {
         let n = pool.threadCount
         let work = { (thread: Int) in
             let scores = ws.scores[thread].pointer
-            // Interleaved tasks balance the causal triangle across threads.
-            func keys(_ task: Int) -> (row: Int, cache: UnsafeMutablePointer<Float>) {
-                let t = task / tasksPerRow
-                return (t, caches[t].keys(layer: layer, head: (task % tasksPerRow) * perTask / group))
+            // A task's row, first query head and KV head.
+            func decode(_ task: Int) -> (row: Int, head: Int, kvHead: Int) {
+                let h = (task % tasksPerRow) * perTask
+                return (task / tasksPerRow, h, h / group)
             }
+            // Interleaved tasks balance the causal triangle across threads.
             var task = thread
             while task < tasks {
                 if task + n < tasks {
-                    let next = keys(task + n)
-                    Attention.prefetchFirstKeys(next.cache, stride: c.headDim, length: positions[next.row] + 1, headDim: c.headDim)
+                    let next = decode(task + n)
+                    Attention.prefetchFirstKeys(caches[next.row].keys(layer: layer, head: next.kvHead), stride: c.headDim,
+                                                length: positions[next.row] + 1, headDim: c.headDim)
                 }
-                let t = task / tasksPerRow, h = (task % tasksPerRow) * perTask
-                let kvh = h / group
+                let (t, h, kvh) = decode(task)
                 Attention.attend(queries: q + t * c.qDim + h * c.headDim, heads: perTask,
                                  keys: caches[t].keys(layer: layer, head: kvh), values: caches[t].values(layer: layer, head: kvh),
                                  stride: c.headDim, length: positions[t] + 1, headDim: c.headDim, scale: scale,
