@@ -16,6 +16,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Matrix-product inputs: int8 (rounded to 8 bits per 32 values, each block's outlier kept at 16; with AVX-512 VNNI the fastest in batches and prompts; KL mean 1e-3 to 5e-3 from exact), int16 (16 bits per 32 values; KL ~1e-6 from exact) or float32 (exact dequantization, within ~1e-4 of a float64 forward pass; slowest).")
     var precision: ActivationPrecision = .int16
 
+    @Option(name: .customLong("kv-cache"), help: "How the KV cache stores keys and values: float16 (half the memory and half the bytes attention reads; llama.cpp's default) or float32 (exact). Default: float16 with int8/int16, float32 with --precision float32.")
+    var kvCache: KVCacheElement?
+
     func resolvePath() throws -> String {
         if let model {
             guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("no such model file: \(model)") }
@@ -26,11 +29,12 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> LoadedModel {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        return try LoadedModel.load(path: resolvePath(), threads: threads, precision: precision)
+        return try LoadedModel.load(path: resolvePath(), threads: threads, precision: precision, kvCache: kvCache)
     }
 }
 
 extension ActivationPrecision: ExpressibleByArgument {}
+extension KVCacheElement: ExpressibleByArgument {}
 
 /// The AutoDeco heads of chat, generate and bench.
 struct HeadsOptions: ParsableArguments {

@@ -1,3 +1,5 @@
+import Kernels
+
 /// A growable scratch buffer that is reused across forward passes, so a decode
 /// step allocates nothing.
 final class ScratchBuffer<Element: ExpressibleByIntegerLiteral> {
@@ -27,34 +29,55 @@ final class ScratchBuffer<Element: ExpressibleByIntegerLiteral> {
 
 typealias FloatBuffer = ScratchBuffer<Float>
 
-/// The KV cache of one sequence: per layer, K and V in float32, each KV head's positions
-/// contiguous ([kvHeads, capacity, headDim]) so that attention streams them in order.
+/// How a KV cache stores K and V.
+public enum KVCacheElement: String, Sendable, CaseIterable {
+    /// Half the memory, and half the bytes attention reads per position (llama.cpp's default):
+    /// values rounded to float16 (11 significant bits) as they are written.
+    case float16
+    /// Exact: what the float32 forward pass uses.
+    case float32
+
+    public var bytes: Int { self == .float16 ? 2 : 4 }
+}
+
+/// The KV cache of one sequence: per layer, K and V (float16 or float32), each KV head's
+/// positions contiguous ([kvHeads, capacity, headDim]) so that attention streams them in order.
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     public let layers: Int
     public let kvHeads: Int
     public let headDim: Int
+    public let element: KVCacheElement
     public var kvDim: Int { kvHeads * headDim }
     /// Positions filled so far; the next token goes at `length`.
     public internal(set) var length = 0
-    let keys: [UnsafeMutablePointer<Float>]   // per layer [kvHeads, capacity, headDim]
-    let values: [UnsafeMutablePointer<Float>] // per layer [kvHeads, capacity, headDim]
+    let keys: [UnsafeMutableRawPointer]   // per layer [kvHeads, capacity, headDim]
+    let values: [UnsafeMutableRawPointer] // per layer [kvHeads, capacity, headDim]
 
-    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, element: KVCacheElement = .float32) {
         self.capacity = capacity; self.layers = layers; self.kvHeads = kvHeads; self.headDim = headDim
-        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvHeads * headDim) }
-        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvHeads * headDim) }
+        self.element = element
+        let bytes = capacity * kvHeads * headDim * element.bytes
+        keys = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
+        values = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
     }
 
-    /// Where KV head `head`'s rows of `layer` start; position p is `headDim` floats further per step.
-    @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutablePointer<Float> { keys[layer] + head * capacity * headDim }
-    @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutablePointer<Float> { values[layer] + head * capacity * headDim }
+    /// Where KV head `head`'s rows of `layer` start; position p is `headDim` elements further per step.
+    @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutableRawPointer { keys[layer] + head * capacity * headDim * element.bytes }
+    @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutableRawPointer { values[layer] + head * capacity * headDim * element.bytes }
 
     /// Stores one position's K and V ([kvDim] each, heads one after another) for `layer`.
     func write(layer: Int, position p: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
         for h in 0..<kvHeads {
-            (keys(layer: layer, head: h) + p * headDim).update(from: k + h * headDim, count: headDim)
-            (values(layer: layer, head: h) + p * headDim).update(from: v + h * headDim, count: headDim)
+            let offset = p * headDim
+            switch element {
+            case .float32:
+                Float.store(k + h * headDim, into: keys(layer: layer, head: h).assumingMemoryBound(to: Float.self) + offset, count: headDim)
+                Float.store(v + h * headDim, into: values(layer: layer, head: h).assumingMemoryBound(to: Float.self) + offset, count: headDim)
+            case .float16:
+                Float16.store(k + h * headDim, into: keys(layer: layer, head: h).assumingMemoryBound(to: Float16.self) + offset, count: headDim)
+                Float16.store(v + h * headDim, into: values(layer: layer, head: h).assumingMemoryBound(to: Float16.self) + offset, count: headDim)
+            }
         }
     }
 
@@ -64,17 +87,18 @@ public final class KVCache: @unchecked Sendable {
     /// Makes this cache hold the first `count` positions of `other` (a shared prompt prefix).
     public func copyPrefix(from other: KVCache, count: Int) {
         precondition(other.layers == layers && other.kvHeads == kvHeads && other.headDim == headDim
-                     && count <= min(other.length, capacity), "copyPrefix: incompatible caches")
+                     && other.element == element && count <= min(other.length, capacity), "copyPrefix: incompatible caches")
+        let bytes = count * headDim * element.bytes
         for l in 0..<layers {
             for h in 0..<kvHeads {
-                keys(layer: l, head: h).update(from: other.keys(layer: l, head: h), count: count * headDim)
-                values(layer: l, head: h).update(from: other.values(layer: l, head: h), count: count * headDim)
+                keys(layer: l, head: h).copyMemory(from: other.keys(layer: l, head: h), byteCount: bytes)
+                values(layer: l, head: h).copyMemory(from: other.values(layer: l, head: h), byteCount: bytes)
             }
         }
         length = count
     }
 
-    public var byteCount: Int { 2 * layers * capacity * kvDim * MemoryLayout<Float>.size }
+    public var byteCount: Int { 2 * layers * capacity * kvDim * element.bytes }
 
     deinit {
         keys.forEach { $0.deallocate() }

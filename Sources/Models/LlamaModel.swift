@@ -69,12 +69,18 @@ public final class LlamaModel: @unchecked Sendable {
     public let weights: LlamaWeights
     public let pool: ThreadPool
     public let precision: ActivationPrecision
+    /// How new contexts' KV caches store K and V.
+    public let kvCacheElement: KVCacheElement
     let file: GGUFFile
     let rope: Rope
 
-    public init(gguf: GGUFFile, threads: Int = ThreadPool.defaultThreadCount, precision: ActivationPrecision = .int16) throws {
+    /// `kvCache` nil: float16 with the integer precisions (whose rounding of the inputs is
+    /// coarser than float16's), float32 with `.float32`, the exact path.
+    public init(gguf: GGUFFile, threads: Int = ThreadPool.defaultThreadCount, precision: ActivationPrecision = .int16,
+                kvCache: KVCacheElement? = nil) throws {
         file = gguf
         self.precision = precision
+        kvCacheElement = kvCache ?? (precision.isInteger ? .float16 : .float32)
         config = try ModelConfig(gguf: gguf)
         var weights = try LlamaWeights(gguf: gguf, config: config)
         pool = ThreadPool.shared(threads: threads)
@@ -88,7 +94,8 @@ public final class LlamaModel: @unchecked Sendable {
     /// A new sequence context holding up to `capacity` positions (capped at the model's context length).
     public func makeContext(capacity: Int) -> ModelContext {
         let cap = max(1, min(capacity, config.contextLength))
-        return ModelContext(cache: KVCache(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, capacity: cap),
+        return ModelContext(cache: KVCache(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, capacity: cap,
+                                                    element: kvCacheElement),
                             workspace: Workspace(config: config, threads: pool.threadCount, eightBitActivations: precision == .int8))
     }
 
@@ -280,15 +287,23 @@ public final class LlamaModel: @unchecked Sendable {
             var task = thread
             while task < tasks {
                 if task + n < tasks {
-                    let next = decode(task + n)
-                    Attention.prefetchFirstKeys(caches[next.row].keys(layer: layer, head: next.kvHead), stride: c.headDim,
-                                                length: positions[next.row] + 1, headDim: c.headDim)
+                    let next = decode(task + n), cache = caches[next.row]
+                    Attention.prefetchFirstKeys(cache.keys(layer: layer, head: next.kvHead), elementBytes: cache.element.bytes,
+                                                stride: c.headDim, length: positions[next.row] + 1, headDim: c.headDim)
                 }
-                let (t, h, kvh) = decode(task)
-                Attention.attend(queries: q + t * c.qDim + h * c.headDim, heads: perTask,
-                                 keys: caches[t].keys(layer: layer, head: kvh), values: caches[t].values(layer: layer, head: kvh),
-                                 stride: c.headDim, length: positions[t] + 1, headDim: c.headDim, scale: scale,
-                                 scores: scores, out: out + t * c.qDim + h * c.headDim)
+                let (t, h, kvh) = decode(task), cache = caches[t]
+                let keys = cache.keys(layer: layer, head: kvh), values = cache.values(layer: layer, head: kvh)
+                let queries = q + t * c.qDim + h * c.headDim, output = out + t * c.qDim + h * c.headDim
+                switch cache.element {
+                case .float16:
+                    Attention.attend(queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float16.self),
+                                     values: values.assumingMemoryBound(to: Float16.self), stride: c.headDim,
+                                     length: positions[t] + 1, headDim: c.headDim, scale: scale, scores: scores, out: output)
+                case .float32:
+                    Attention.attend(queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float.self),
+                                     values: values.assumingMemoryBound(to: Float.self), stride: c.headDim,
+                                     length: positions[t] + 1, headDim: c.headDim, scale: scale, scores: scores, out: output)
+                }
                 task += n
             }
         }

@@ -23,9 +23,9 @@ public final class LoadedModel: @unchecked Sendable {
 
     /// Loads a GGUF file: validates it, maps the weights and builds the tokenizer and template.
     public static func load(path: String, threads: Int = ThreadPool.defaultThreadCount,
-                            precision: ActivationPrecision = .int16) throws -> LoadedModel {
+                            precision: ActivationPrecision = .int16, kvCache: KVCacheElement? = nil) throws -> LoadedModel {
         let file = try GGUFFile(path: path)
-        let model = try LlamaModel(gguf: file, threads: threads, precision: precision)
+        let model = try LlamaModel(gguf: file, threads: threads, precision: precision, kvCache: kvCache)
         let tokenizer = try BPETokenizer(gguf: file)
         var template: ChatTemplate?
         if let src = try? file.string("tokenizer.chat_template") { template = try ChatTemplate(src) }

@@ -160,6 +160,42 @@ struct KernelTests {
         }
     }
 
+    /// Over a float16 cache, attention widens each row exactly and then does the float32 arithmetic:
+    /// the same bits as over float32 rows holding the rounded values, grouped or head by head.
+    @Test(arguments: [(64, 1), (64, 37), (128, 300), (40, 9), (7, 5)])
+    func float16CacheRowsGiveTheFloat32ResultOfTheirValues(headDim d: Int, length: Int) {
+        let g = 3, scale = 1 / Float(d).squareRoot()
+        let q = Self.randomRow(g * d, seed: d + length)
+        let k16 = Self.randomRow(length * d, seed: 9).map { Float16($0 * 3) }, v16 = Self.randomRow(length * d, seed: 10).map { Float16($0) }
+        let k32 = k16.map { Float($0) }, v32 = v16.map { Float($0) }
+        var scores = [Float](repeating: 0, count: g * length)
+        for heads in [g, 1] {
+            var half = [Float](repeating: .nan, count: g * d), single = [Float](repeating: .nan, count: g * d)
+            for j in stride(from: 0, to: g, by: heads) {
+                q.withUnsafeBufferPointer { qp in
+                    half.withUnsafeMutableBufferPointer { o in
+                        Attention.attend(queries: qp.baseAddress! + j * d, heads: heads, keys: k16, values: v16, stride: d, length: length,
+                                         headDim: d, scale: scale, scores: &scores, out: o.baseAddress! + j * d)
+                    }
+                    single.withUnsafeMutableBufferPointer { o in
+                        Attention.attend(queries: qp.baseAddress! + j * d, heads: heads, keys: k32, values: v32, stride: d, length: length,
+                                         headDim: d, scale: scale, scores: &scores, out: o.baseAddress! + j * d)
+                    }
+                }
+            }
+            #expect(half == single, "\(heads) heads per call")
+        }
+    }
+
+    /// Rounding a float32 row to float16 (the KV cache's writes): to nearest, as Float16(x) does,
+    /// through the 8-wide conversion and the scalar tail.
+    @Test func float16StoresRoundToNearest() {
+        let x = Self.randomRow(21, seed: 11).map { $0 * 1000 } + [65504, -0.0, 1e-8, 70000]
+        var out = [Float16](repeating: 0, count: x.count)
+        out.withUnsafeMutableBufferPointer { Float16.store(x, into: $0.baseAddress!, count: x.count) }
+        for (a, b) in zip(out, x) { #expect(a.bitPattern == Float16(b).bitPattern, "\(b)") }
+    }
+
     @Test func threadPoolRunsEveryIndexOnceAndManyTimes() {
         let pool = ThreadPool.shared(threads: 2)
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2)

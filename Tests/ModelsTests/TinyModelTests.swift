@@ -121,7 +121,10 @@ struct TinyModelTests {
         var W = [String: [Float]]()
         let path = try TinyModel.write(s, seed: UInt64(index + 7), weights: &W)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+        // A float32 cache: batched and alone then differ only by summation order. (With float16,
+        // a last-bit difference in a K or V value can flip its rounding, which moves that value
+        // by half a float16 step, ~2.4e-4 relative: measured up to 3.8e-4 on these logits.)
+        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2, kvCache: .float32)
         let prompts: [[Int32]] = [[1, 5, 9, 13, 2], [7, 3], [11, 12, 13, 14, 15, 16, 17], [4]]
         let next: [[Int32]] = [[8], [6, 2, 9], [20], [30, 31]]
         // Alone: prompt, then the next tokens one by one.
@@ -180,6 +183,26 @@ struct TinyModelTests {
             #expect(pass.output(i).hidden == hidden && pass.output(i).logits == logits)
             let worst = zip(hidden + logits, alone[i].hidden + alone[i].logits).map { abs($0 - $1) }.max() ?? 0
             #expect(worst < 1e-4, "sequence \(i): max |shared pass - alone| = \(worst)")
+        }
+    }
+
+    /// The integer precisions keep K and V in float16 (half the bytes), float32 keeps them exact; a
+    /// copied prefix continues exactly as the original cache does.
+    @Test func kvCacheElementFollowsPrecisionAndCopiesExactly() throws {
+        var W = [String: [Float]]()
+        let path = try TinyModel.write(Self.specs[0], seed: 23, weights: &W)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let exact = try LlamaModel(gguf: GGUFFile(path: path), threads: 2, precision: .float32)
+        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2)
+        #expect(exact.kvCacheElement == .float32 && model.kvCacheElement == .float16)
+        #expect(2 * model.makeContext(capacity: 16).cache.byteCount == exact.makeContext(capacity: 16).cache.byteCount)
+        for m in [model, exact] {
+            let original = m.makeContext(capacity: 16), copy = m.makeContext(capacity: 16)
+            _ = try m.forward([1, 5, 9, 13, 2], context: original, logits: .none)
+            copy.cache.copyPrefix(from: original.cache, count: 3)
+            original.cache.truncate(to: 3)
+            let a = try m.forward([7, 8], context: original, logits: .all), b = try m.forward([7, 8], context: copy, logits: .all)
+            #expect(a.logits == b.logits, "\(m.kvCacheElement)")
         }
     }
 
