@@ -57,9 +57,18 @@ public final class KVCache: @unchecked Sendable {
     public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, element: KVCacheElement = .float32) {
         self.capacity = capacity; self.layers = layers; self.kvHeads = kvHeads; self.headDim = headDim
         self.element = element
-        let bytes = capacity * kvHeads * headDim * element.bytes
-        keys = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
-        values = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
+        let count = capacity * kvHeads * headDim
+        // Bound to the element type once here, so that typed reads (assumingMemoryBound) are valid.
+        func allocate() -> UnsafeMutableRawPointer {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: count * element.bytes, alignment: 64)
+            switch element {
+            case .float16: p.bindMemory(to: Float16.self, capacity: count)
+            case .float32: p.bindMemory(to: Float.self, capacity: count)
+            }
+            return p
+        }
+        keys = (0..<layers).map { _ in allocate() }
+        values = (0..<layers).map { _ in allocate() }
     }
 
     /// Where KV head `head`'s rows of `layer` start; position p is `headDim` elements further per step.
