@@ -77,16 +77,16 @@ public final class KVCache: @unchecked Sendable {
 
     /// Stores one position's K and V ([kvDim] each, heads one after another) for `layer`.
     func write(layer: Int, position p: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        switch element {
+        case .float32: write(Float.self, layer: layer, position: p, keys: k, values: v)
+        case .float16: write(Float16.self, layer: layer, position: p, keys: k, values: v)
+        }
+    }
+
+    private func write<E: KVElement>(_: E.Type, layer: Int, position p: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
         for h in 0..<kvHeads {
-            let offset = p * headDim
-            switch element {
-            case .float32:
-                Float.store(k + h * headDim, into: keys(layer: layer, head: h).assumingMemoryBound(to: Float.self) + offset, count: headDim)
-                Float.store(v + h * headDim, into: values(layer: layer, head: h).assumingMemoryBound(to: Float.self) + offset, count: headDim)
-            case .float16:
-                Float16.store(k + h * headDim, into: keys(layer: layer, head: h).assumingMemoryBound(to: Float16.self) + offset, count: headDim)
-                Float16.store(v + h * headDim, into: values(layer: layer, head: h).assumingMemoryBound(to: Float16.self) + offset, count: headDim)
-            }
+            E.store(k + h * headDim, into: keys(layer: layer, head: h).assumingMemoryBound(to: E.self) + p * headDim, count: headDim)
+            E.store(v + h * headDim, into: values(layer: layer, head: h).assumingMemoryBound(to: E.self) + p * headDim, count: headDim)
         }
     }
 
