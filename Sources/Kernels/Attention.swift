@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// What a KV cache row can hold: float32, or float16 (half the bytes that attention reads per
 /// position; llama.cpp's default cache type). Rows are widened to float32 as they are read.
@@ -48,27 +49,76 @@ public enum Attention {
         for p in 0..<min(length, ahead) { ad_prefetch(k + p * stride * elementBytes, rowBytes) }
     }
 
+    /// A row's positions are cut into chunks of this many. Each chunk's softmax part (its maximum
+    /// score, the sum of its exponentials and their unnormalised weighted sum of V rows) is
+    /// computed on its own, and the parts are folded in chunk order. The chunks of one long row
+    /// can then run on different threads (one decoded token at depth has no other parallelism
+    /// that reads each KV row once), and because the cut depends on the position only, never on
+    /// threads or batch, every schedule gives the same bits.
+    public static let chunk = 128
+
+    /// Chunks of a row attending to `length` positions.
+    @inline(__always)
+    public static func chunks(length: Int) -> Int { (length + chunk - 1) / chunk }
+
+    /// Floats per head of a chunk's part: its maximum score, its sum of exponentials, then the
+    /// `headDim` values of its unnormalised output.
+    @inline(__always)
+    public static func partStride(headDim d: Int) -> Int { d + 2 }
+
+    /// Scratch floats that `attend` needs for `heads` heads: one chunk's scores, one chunk's part
+    /// and the running fold.
+    public static func scratchCount(heads g: Int, headDim d: Int) -> Int { g * (chunk + 2 * partStride(headDim: d)) }
+
     /// For each of the `heads` query heads j (queries and outputs `headDim` floats apart):
     /// out_j[headDim] = sum_p softmax_p(q_j . K[p] * scale) V[p] for p in 0..<length.
-    /// K and V rows for this KV head are `stride` elements apart; `scores` holds heads x length floats.
+    /// K and V rows for this KV head are `stride` elements apart; `scratch` holds
+    /// `scratchCount(heads:headDim:)` floats.
     ///
     /// Each K and V row is read from memory once and serves every head of the group from L1 (the
     /// cache keeps each KV head's positions contiguous, so they stream in order). Every head's
     /// arithmetic is the same whatever `heads` is, so a group computed together gives the results
-    /// of its heads computed one by one, to the bit.
+    /// of its heads computed one by one, to the bit; and the chunks computed here one after the
+    /// other give the bits of `attendChunk` on each followed by `combine`.
     public static func attend(queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<Float>,
                               values v: UnsafePointer<Float>, stride: Int, length: Int, headDim d: Int, scale: Float,
-                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                              scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
         attendRows(queries: q, heads: g, keys: k, values: v, stride: stride, length: length, headDim: d, scale: scale,
-                   scores: scores, out: out)
+                   scratch: scratch, out: out)
     }
 
     /// The same over a float16 cache: each row widened to float32 as it is read.
     public static func attend(queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<Float16>,
                               values v: UnsafePointer<Float16>, stride: Int, length: Int, headDim d: Int, scale: Float,
-                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                              scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
         attendRows(queries: q, heads: g, keys: k, values: v, stride: stride, length: length, headDim: d, scale: scale,
-                   scores: scores, out: out)
+                   scratch: scratch, out: out)
+    }
+
+    /// Chunk `c` of a row on its own: writes each head's part (`partStride` floats per head,
+    /// consecutive) to `part`. `scores` holds `heads * chunk` floats.
+    public static func attendChunk(_ c: Int, queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<Float>,
+                                   values v: UnsafePointer<Float>, stride: Int, length: Int, headDim d: Int, scale: Float,
+                                   scores: UnsafeMutablePointer<Float>, part: UnsafeMutablePointer<Float>) {
+        chunkPart(c, queries: q, heads: g, keys: k, values: v, stride: stride, length: length, headDim: d, scale: scale,
+                  scores: scores, part: part)
+    }
+
+    /// The same over a float16 cache.
+    public static func attendChunk(_ c: Int, queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<Float16>,
+                                   values v: UnsafePointer<Float16>, stride: Int, length: Int, headDim d: Int, scale: Float,
+                                   scores: UnsafeMutablePointer<Float>, part: UnsafeMutablePointer<Float>) {
+        chunkPart(c, queries: q, heads: g, keys: k, values: v, stride: stride, length: length, headDim: d, scale: scale,
+                  scores: scores, part: part)
+    }
+
+    /// One head's output from the parts of its `count` chunks (`partStride` floats each, `spacing`
+    /// floats apart, in chunk order): folds them in order into the first part (which it
+    /// overwrites), then writes out[headDim] = output / sum.
+    public static func combine(parts: UnsafeMutablePointer<Float>, spacing: Int, count: Int, headDim d: Int,
+                               out: UnsafeMutablePointer<Float>) {
+        for c in 1..<max(count, 1) { fold(parts + c * spacing, into: parts, headDim: d) }
+        finish(parts, headDim: d, out: out)
     }
 
     // Generic inside this module only, where it is specialised per element type (a generic
@@ -76,22 +126,62 @@ public enum Attention {
     @inline(__always)
     static func attendRows<E: KVElement>(queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<E>,
                                          values v: UnsafePointer<E>, stride: Int, length: Int, headDim d: Int, scale: Float,
-                                         scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                                         scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let ps = partStride(headDim: d)
+        let scores = scratch, state = scratch + g * chunk, part = state + g * ps
+        for c in 0..<chunks(length: length) {
+            chunkPart(c, queries: q, heads: g, keys: k, values: v, stride: stride, length: length, headDim: d, scale: scale,
+                      scores: scores, part: c == 0 ? state : part)
+            if c > 0 { for j in 0..<g { fold(part + j * ps, into: state + j * ps, headDim: d) } }
+        }
+        for j in 0..<g { finish(state + j * ps, headDim: d, out: out + j * d) }
+    }
+
+    @inline(__always)
+    static func chunkPart<E: KVElement>(_ c: Int, queries q: UnsafePointer<Float>, heads g: Int, keys k: UnsafePointer<E>,
+                                        values v: UnsafePointer<E>, stride: Int, length: Int, headDim d: Int, scale: Float,
+                                        scores: UnsafeMutablePointer<Float>, part: UnsafeMutablePointer<Float>) {
+        let lo = c * chunk, n = min(length, lo + chunk) - lo
         let rowBytes = d * MemoryLayout<E>.stride, ahead = max(1, bytesAhead / rowBytes)
-        for p in 0..<length {
-            let row = k + p * stride
+        for p in 0..<n {
+            let row = k + (lo + p) * stride
             // The rows come from memory (the weights streamed in since evicted them) and are too
             // few for the hardware prefetcher to ramp up: fetch K a few rows ahead, and V for the
             // weighted sum that follows.
             ad_prefetch(row + ahead * stride, rowBytes)
-            ad_prefetch(v + p * stride, rowBytes)
-            for j in 0..<g { scores[j * length + p] = dot(q + j * d, row, d) * scale }
+            ad_prefetch(v + (lo + p) * stride, rowBytes)
+            for j in 0..<g { scores[j * chunk + p] = dot(q + j * d, row, d) * scale }
         }
+        let ps = partStride(headDim: d)
         for j in 0..<g {
-            let s = scores + j * length
-            VectorOps.softmax(s, n: length)
-            weightedSum(s, rows: v, stride: stride, count: length, width: d, into: out + j * d)
+            let s = scores + j * chunk, h = part + j * ps
+            let m = VectorOps.max(s, n: n)
+            h[0] = m
+            h[1] = VectorOps.storeExp(s, n: n, shift: m, scale: 1, into: s)
+            weightedSum(s, rows: v + lo * stride, stride: stride, count: n, width: d, into: h + 2)
         }
+    }
+
+    /// state = state + part, as softmax parts: both rescaled to the larger maximum.
+    @inline(__always)
+    static func fold(_ part: UnsafePointer<Float>, into state: UnsafeMutablePointer<Float>, headDim d: Int) {
+        let m = Swift.max(state[0], part[0])
+        let a = expf(state[0] - m), b = expf(part[0] - m)
+        state[0] = m
+        state[1] = state[1] * a + part[1] * b
+        let sa = SIMD8<Float>(repeating: a), sb = SIMD8<Float>(repeating: b)
+        var i = 0
+        while i + 8 <= d {
+            storeSIMD(loadSIMD8(state + 2 + i) * sa + loadSIMD8(part + 2 + i) * sb, state + 2 + i)
+            i += 8
+        }
+        while i < d { state[2 + i] = state[2 + i] * a + part[2 + i] * b; i += 1 }
+    }
+
+    @inline(__always)
+    static func finish(_ state: UnsafePointer<Float>, headDim d: Int, out: UnsafeMutablePointer<Float>) {
+        let inv = 1 / state[1]
+        for i in 0..<d { out[i] = state[2 + i] * inv }
     }
 
     /// q . row, four chains of eight lanes.

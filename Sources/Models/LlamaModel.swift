@@ -265,50 +265,89 @@ public final class LlamaModel: @unchecked Sendable {
     /// Causal grouped-query attention: row t attends over its own cache up to its position; out is [T, qDim].
     private func attention(layer: Int, q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                            caches: [KVCache], positions: [Int], ws: Workspace) {
-        let c = config
+        let c = config, d = c.headDim
         let group = c.heads / c.kvHeads
-        let scale = 1 / Float(c.headDim).squareRoot()
-        let T = positions.count
+        let scale = 1 / Float(d).squareRoot()
+        let T = positions.count, n = pool.threadCount
+        let maxChunks = Attention.chunks(length: (positions.max() ?? 0) + 1)
+        // Few rows at depth (one decoded token over a long cache): each chunk of positions is a
+        // task of its own, so that both threads share every KV head and each K/V row is read
+        // once; the chunks' parts are combined in a second step. Otherwise a task runs a row's
+        // chunks one after the other (the same arithmetic, so the same bits either way).
+        let split = maxChunks > 1 && T * c.kvHeads < 4 * n
+        let chunksPerRow = split ? maxChunks : 1
         // One task per (row, KV head) reads each K/V row once for its query heads; with fewer
-        // than four such tasks per thread (a single decoded token), one per query head balances
-        // the threads better. A head's arithmetic is the same either way.
-        let grouped = T * c.kvHeads >= 4 * pool.threadCount
+        // than four such tasks per thread, one per query head balances the threads better.
+        let grouped = T * c.kvHeads * chunksPerRow >= 4 * n
         let perTask = grouped ? group : 1
-        let tasks = T * c.heads / perTask, tasksPerRow = c.heads / perTask
-        let n = pool.threadCount
+        let headTasks = c.heads / perTask
+        let tasksPerRow = headTasks * chunksPerRow, tasks = T * tasksPerRow
+        let ps = Attention.partStride(headDim: d)
+        // Parts [row][chunk][head][partStride] when split.
+        let parts = split ? ws.attentionParts.reserve(T * maxChunks * c.heads * ps) : ws.attentionParts.pointer
         let work = { (thread: Int) in
-            let scores = ws.scores[thread].pointer
-            // A task's row, first query head and KV head.
-            func decode(_ task: Int) -> (row: Int, head: Int, kvHead: Int) {
-                let h = (task % tasksPerRow) * perTask
-                return (task / tasksPerRow, h, h / group)
+            let scratch = ws.scores[thread].pointer
+            // A task's row, first query head, KV head and chunk.
+            func decode(_ task: Int) -> (row: Int, head: Int, kvHead: Int, chunk: Int) {
+                let r = task % tasksPerRow, h = (r % headTasks) * perTask
+                return (task / tasksPerRow, h, h / group, r / headTasks)
             }
             // Interleaved tasks balance the causal triangle across threads.
             var task = thread
             while task < tasks {
                 if task + n < tasks {
-                    let next = decode(task + n), cache = caches[next.row]
-                    Attention.prefetchFirstKeys(cache.keys(layer: layer, head: next.kvHead), elementBytes: cache.element.bytes,
-                                                stride: c.headDim, length: positions[next.row] + 1, headDim: c.headDim)
+                    let next = decode(task + n), cache = caches[next.row], lo = next.chunk * Attention.chunk
+                    let length = positions[next.row] + 1
+                    if lo < length {
+                        Attention.prefetchFirstKeys(cache.keys(layer: layer, head: next.kvHead) + lo * d * cache.element.bytes,
+                                                    elementBytes: cache.element.bytes, stride: d, length: length - lo, headDim: d)
+                    }
                 }
-                let (t, h, kvh) = decode(task), cache = caches[t]
+                let (t, h, kvh, chunk) = decode(task), cache = caches[t], length = positions[t] + 1
+                task += n
+                guard chunk < Attention.chunks(length: length) else { continue }
                 let keys = cache.keys(layer: layer, head: kvh), values = cache.values(layer: layer, head: kvh)
-                let queries = q + t * c.qDim + h * c.headDim, output = out + t * c.qDim + h * c.headDim
+                let queries = q + t * c.qDim + h * d
+                if split {
+                    let part = parts + ((t * maxChunks + chunk) * c.heads + h) * ps
+                    switch cache.element {
+                    case .float16:
+                        Attention.attendChunk(chunk, queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float16.self),
+                                              values: values.assumingMemoryBound(to: Float16.self), stride: d, length: length,
+                                              headDim: d, scale: scale, scores: scratch, part: part)
+                    case .float32:
+                        Attention.attendChunk(chunk, queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float.self),
+                                              values: values.assumingMemoryBound(to: Float.self), stride: d, length: length,
+                                              headDim: d, scale: scale, scores: scratch, part: part)
+                    }
+                    continue
+                }
+                let output = out + t * c.qDim + h * d
                 switch cache.element {
                 case .float16:
                     Attention.attend(queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float16.self),
-                                     values: values.assumingMemoryBound(to: Float16.self), stride: c.headDim,
-                                     length: positions[t] + 1, headDim: c.headDim, scale: scale, scores: scores, out: output)
+                                     values: values.assumingMemoryBound(to: Float16.self), stride: d,
+                                     length: length, headDim: d, scale: scale, scratch: scratch, out: output)
                 case .float32:
                     Attention.attend(queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float.self),
-                                     values: values.assumingMemoryBound(to: Float.self), stride: c.headDim,
-                                     length: positions[t] + 1, headDim: c.headDim, scale: scale, scores: scores, out: output)
+                                     values: values.assumingMemoryBound(to: Float.self), stride: d,
+                                     length: length, headDim: d, scale: scale, scratch: scratch, out: output)
                 }
-                task += n
             }
         }
         // Parallel unless the whole attention is a few hundred multiply-adds (a dispatch costs ~1 µs).
         if T * c.heads * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { work(i) } } else { pool.run(work) }
+        guard split else { return }
+        // Each (row, query head): its chunks' parts folded in order.
+        pool.run { thread in
+            var i = thread
+            while i < T * c.heads {
+                let t = i / c.heads, h = i % c.heads
+                Attention.combine(parts: parts + (t * maxChunks * c.heads + h) * ps, spacing: c.heads * ps,
+                                  count: Attention.chunks(length: positions[t] + 1), headDim: d, out: out + t * c.qDim + h * d)
+                i += n
+            }
+        }
     }
 
     /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel

@@ -10,7 +10,8 @@ public final class Workspace: @unchecked Sendable {
     let blockSums = FloatBuffer()                                   // [max(hidden, ffn, qDim) / 32]
     let ropeTable = FloatBuffer()                                   // [T, headDim]
     let panels: [FloatBuffer]                                       // per thread [4, max cols]
-    let scores: [FloatBuffer]                                       // per thread [query heads per KV head, context]
+    let scores: [FloatBuffer]                                       // per thread: Attention.scratchCount
+    let attentionParts = FloatBuffer()                              // [T, chunks, heads, headDim + 2] (few rows at depth)
     let qValues = ScratchBuffer<Int16>()                            // [T, max cols] integer activations
     let qScales = FloatBuffer(), qSums = FloatBuffer()              // [T, max cols / 32]
     let qBytes = ScratchBuffer<Int8>()                              // [T, max cols] 8-bit activations
@@ -36,7 +37,7 @@ public final class Workspace: @unchecked Sendable {
         for b in [k, v] { b.reserve(T * c.kvDim) }
         for b in [gate, up] { b.reserve(T * c.ffn) }
         ropeTable.reserve(T * c.headDim)
-        for s in scores { s.reserve(context * c.heads / c.kvHeads) }
+        for s in scores { s.reserve(Attention.scratchCount(heads: c.heads / c.kvHeads, headDim: c.headDim)) }
         let maxCols = max(c.hidden, c.ffn, c.qDim)
         qValues.reserve(T * maxCols)
         for b in [qScales, qSums] { b.reserve(T * maxCols / 32) }

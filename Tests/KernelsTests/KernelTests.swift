@@ -133,19 +133,19 @@ struct KernelTests {
 
     /// Grouped attention against float64, for head sizes with and without the 32- and 8-wide
     /// column loops' remainders; a group computed together gives each head computed alone, to the bit.
-    @Test(arguments: [(64, 1), (64, 37), (128, 300), (40, 9), (7, 5)])
+    @Test(arguments: [(64, 1), (64, 37), (128, 300), (40, 9), (7, 5), (64, 128), (64, 129), (24, 1000)])
     func groupedAttentionMatchesFloat64AndSingleHeads(headDim d: Int, length: Int) {
         let g = 3, scale = 1 / Float(d).squareRoot()
         let q = Self.randomRow(g * d, seed: d + length), k = Self.randomRow(length * d, seed: 7), v = Self.randomRow(length * d, seed: 8)
-        var scores = [Float](repeating: 0, count: g * length)
+        var scores = [Float](repeating: 0, count: Attention.scratchCount(heads: g, headDim: d))
         var together = [Float](repeating: .nan, count: g * d), alone = [Float](repeating: .nan, count: g * d)
         Attention.attend(queries: q, heads: g, keys: k, values: v, stride: d, length: length, headDim: d, scale: scale,
-                         scores: &scores, out: &together)
+                         scratch: &scores, out: &together)
         for j in 0..<g {
             alone.withUnsafeMutableBufferPointer { o in
                 q.withUnsafeBufferPointer { qp in
                     Attention.attend(queries: qp.baseAddress! + j * d, heads: 1, keys: k, values: v, stride: d, length: length,
-                                     headDim: d, scale: scale, scores: &scores, out: o.baseAddress! + j * d)
+                                     headDim: d, scale: scale, scratch: &scores, out: o.baseAddress! + j * d)
                 }
             }
         }
@@ -160,6 +160,60 @@ struct KernelTests {
         }
     }
 
+    /// The chunks of a long row computed as separate tasks (in any order, as threads run them)
+    /// and then combined give the bits of `attend`, which runs them one after the other; for
+    /// float32 and float16 rows, grouped and head by head.
+    @Test(arguments: [1, 128, 129, 300, 1000])
+    func chunksCombinedGiveTheBitsOfOneCall(length: Int) {
+        let g = 3, d = 64, scale = 1 / Float(d).squareRoot(), ps = Attention.partStride(headDim: d)
+        let q = Self.randomRow(g * d, seed: length)
+        let k32 = Self.randomRow(length * d, seed: 11).map { $0 * 4 }, v32 = Self.randomRow(length * d, seed: 12)
+        let k16 = k32.map { Float16($0) }, v16 = v32.map { Float16($0) }
+        let chunks = Attention.chunks(length: length)
+        #expect(chunks == (length + 127) / 128)
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(heads: g, headDim: d))
+        for heads in [g, 1] {
+            for half in [false, true] {
+                var whole = [Float](repeating: .nan, count: g * d), combined = [Float](repeating: .nan, count: g * d)
+                var parts = [Float](repeating: .nan, count: chunks * g * ps)  // [chunk][head][partStride]
+                for j in stride(from: 0, to: g, by: heads) {
+                    q.withUnsafeBufferPointer { qp in
+                        whole.withUnsafeMutableBufferPointer { o in
+                            if half {
+                                Attention.attend(queries: qp.baseAddress! + j * d, heads: heads, keys: k16, values: v16, stride: d,
+                                                 length: length, headDim: d, scale: scale, scratch: &scratch, out: o.baseAddress! + j * d)
+                            } else {
+                                Attention.attend(queries: qp.baseAddress! + j * d, heads: heads, keys: k32, values: v32, stride: d,
+                                                 length: length, headDim: d, scale: scale, scratch: &scratch, out: o.baseAddress! + j * d)
+                            }
+                        }
+                        parts.withUnsafeMutableBufferPointer { pp in
+                            for c in (0..<chunks).reversed() {  // an order a thread schedule could take
+                                let part = pp.baseAddress! + (c * g + j) * ps
+                                if half {
+                                    Attention.attendChunk(c, queries: qp.baseAddress! + j * d, heads: heads, keys: k16, values: v16, stride: d,
+                                                          length: length, headDim: d, scale: scale, scores: &scratch, part: part)
+                                } else {
+                                    Attention.attendChunk(c, queries: qp.baseAddress! + j * d, heads: heads, keys: k32, values: v32, stride: d,
+                                                          length: length, headDim: d, scale: scale, scores: &scratch, part: part)
+                                }
+                            }
+                        }
+                    }
+                }
+                parts.withUnsafeMutableBufferPointer { pp in
+                    combined.withUnsafeMutableBufferPointer { o in
+                        for j in 0..<g {
+                            Attention.combine(parts: pp.baseAddress! + j * ps, spacing: g * ps, count: chunks, headDim: d, out: o.baseAddress! + j * d)
+                        }
+                    }
+                }
+                #expect(whole.map(\.bitPattern) == combined.map(\.bitPattern), "\(heads) heads per call, float16 \(half)")
+                #expect(!whole.contains { $0.isNaN })
+            }
+        }
+    }
+
     /// Over a float16 cache, attention widens each row exactly and then does the float32 arithmetic:
     /// the same bits as over float32 rows holding the rounded values, grouped or head by head.
     @Test(arguments: [(64, 1), (64, 37), (128, 300), (40, 9), (7, 5)])
@@ -168,18 +222,18 @@ struct KernelTests {
         let q = Self.randomRow(g * d, seed: d + length)
         let k16 = Self.randomRow(length * d, seed: 9).map { Float16($0 * 3) }, v16 = Self.randomRow(length * d, seed: 10).map { Float16($0) }
         let k32 = k16.map { Float($0) }, v32 = v16.map { Float($0) }
-        var scores = [Float](repeating: 0, count: g * length)
+        var scores = [Float](repeating: 0, count: Attention.scratchCount(heads: g, headDim: d))
         for heads in [g, 1] {
             var half = [Float](repeating: .nan, count: g * d), single = [Float](repeating: .nan, count: g * d)
             for j in stride(from: 0, to: g, by: heads) {
                 q.withUnsafeBufferPointer { qp in
                     half.withUnsafeMutableBufferPointer { o in
                         Attention.attend(queries: qp.baseAddress! + j * d, heads: heads, keys: k16, values: v16, stride: d, length: length,
-                                         headDim: d, scale: scale, scores: &scores, out: o.baseAddress! + j * d)
+                                         headDim: d, scale: scale, scratch: &scores, out: o.baseAddress! + j * d)
                     }
                     single.withUnsafeMutableBufferPointer { o in
                         Attention.attend(queries: qp.baseAddress! + j * d, heads: heads, keys: k32, values: v32, stride: d, length: length,
-                                         headDim: d, scale: scale, scores: &scores, out: o.baseAddress! + j * d)
+                                         headDim: d, scale: scale, scratch: &scores, out: o.baseAddress! + j * d)
                     }
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Kernels
 import ModelFiles
 import Models
 
@@ -115,6 +116,24 @@ import Models
         let V = model.config.vocab
         var worst: Float = 0
         for (t, id) in p.ids.enumerated() {
+            let one = try model.forward([id], context: ctx, logits: .last)
+            for (a, b) in zip(one.logits, whole.logits[(t * V)..<((t + 1) * V)]) { worst = max(worst, abs(a - b)) }
+        }
+        #expect(worst == 0, "max logit difference \(worst)")
+    }
+
+    /// The same past one attention chunk (128 positions): one decoded token at depth splits its
+    /// chunks over the threads and combines them, the prompt pass runs each row's chunks in
+    /// order in one task, and both must give the same bits.
+    @Test func decodeEqualsPrefillPastOneAttentionChunk() throws {
+        let model = try Shared.int16Model()
+        let ids: [Int32] = (0..<300).map { Int32(100 + ($0 * 7919) % 40000) }
+        #expect(Attention.chunks(length: ids.count) == 3)
+        let whole = try model.forward(ids, context: model.makeContext(capacity: ids.count), logits: .all)
+        let ctx = model.makeContext(capacity: ids.count)
+        let V = model.config.vocab
+        var worst: Float = 0
+        for (t, id) in ids.enumerated() {
             let one = try model.forward([id], context: ctx, logits: .last)
             for (a, b) in zip(one.logits, whole.logits[(t * V)..<((t + 1) * V)]) { worst = max(worst, abs(a - b)) }
         }
