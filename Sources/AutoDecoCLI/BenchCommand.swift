@@ -18,6 +18,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generated tokens (0 = skip).")
     var nGen: Int = 128
 
+    @Option(name: [.customShort("d"), .customLong("n-depth")], help: "Tokens already in the KV cache before each ppN, tgN and tgN×B test (as llama-bench's -d): decoding at depth, where attention reads the whole cache every token. The prefix is computed once, untimed; tests are then named e.g. tg128@d4096.")
+    var depth: Int = 0
+
     @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Repetitions of each test.")
     var repetitions: Int = 5
 
@@ -63,19 +66,35 @@ struct BenchCommand: ParsableCommand {
         // Deterministic, non-special token ids.
         let tokens = { (n: Int) in (0..<n).map { Int32(100 + ($0 * 7919) % max(m.config.vocab - 200, 1)) } }
 
-        // One warm-up run, then `repetitions` timed runs on an emptied KV cache.
+        guard depth >= 0, depth + max(nPrompt, nGen) <= m.config.contextLength else {
+            throw ValidationError("--n-depth \(depth) plus the test's tokens exceeds the model's context length (\(m.config.contextLength))")
+        }
+        let suffix = depth > 0 ? "@d\(depth)" : ""
+        // The depth prefix, computed once (untimed) and copied into every context that needs it.
+        let prefix: ModelContext? = depth > 0 ? try {
+            let ctx = m.makeContext(capacity: depth)
+            _ = try m.forward(tokens(depth), context: ctx, logits: .none)
+            return ctx
+        }() : nil
+        let makeContext = { (n: Int) -> ModelContext in
+            let ctx = m.makeContext(capacity: depth + n)
+            if let prefix { ctx.cache.copyPrefix(from: prefix.cache, count: depth) }
+            return ctx
+        }
+
+        // One warm-up run, then `repetitions` timed runs on a KV cache emptied back to the depth prefix.
         func measure(_ test: String, _ n: Int, _ run: ([Int32], ModelContext) throws -> Void) rethrows {
             guard n > 0 else { return }
             let ids = tokens(n)
-            let ctx = m.makeContext(capacity: n)
+            let ctx = makeContext(n)
             var samples = [Double]()
             for rep in 0...repetitions {
-                ctx.cache.truncate(to: 0)
+                ctx.cache.truncate(to: depth)
                 let t0 = Date()
                 try run(ids, ctx)
                 if rep > 0 { samples.append(Double(n) / Date().timeIntervalSince(t0)) }
             }
-            rows.append((test, samples))
+            rows.append((test + suffix, samples))
         }
         try measure("pp\(nPrompt)", nPrompt) { ids, ctx in _ = try m.forward(ids, context: ctx, logits: .last) }
         let stepProfile = ForwardProfile()
@@ -85,8 +104,8 @@ struct BenchCommand: ParsableCommand {
         }
         let batchProfile = ForwardProfile()
         if batch > 0 && nGen > 0 {
-            rows.append(("tg\(nGen)×\(batch)", try BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: profile ? batchProfile : nil)
-                .run(repetitions: repetitions, firstToken: { tokens(batch) })))
+            rows.append(("tg\(nGen)×\(batch)" + suffix, try BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: profile ? batchProfile : nil)
+                .run(repetitions: repetitions, contexts: (0..<batch).map { _ in makeContext(nGen) }, depth: depth, firstToken: { tokens(batch) })))
         }
         // With heads: a real generation (sampled tokens fed back, from a chat prompt) running the
         // controller and the sampler after every token, user T = P = 1 and no top-k/min-p, so top-p

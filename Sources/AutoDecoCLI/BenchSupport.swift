@@ -10,13 +10,13 @@ struct BatchedDecodeBenchmark {
     /// Charged with the timed repetitions' forward steps when given.
     let profile: ForwardProfile?
 
-    func run(repetitions: Int, firstToken: () -> [Int32]) throws -> [Double] {
-        let contexts = (0..<sequences).map { _ in model.makeContext(capacity: steps) }
+    /// `contexts` (one per sequence, room for `depth + steps` positions) are emptied back to `depth` before each repetition.
+    func run(repetitions: Int, contexts: [ModelContext], depth: Int, firstToken: () -> [Int32]) throws -> [Double] {
         let workspace = model.makeWorkspace()
         let first = firstToken()
         var samples = [Double]()
         for rep in 0...repetitions {
-            contexts.forEach { $0.cache.truncate(to: 0) }
+            contexts.forEach { $0.cache.truncate(to: depth) }
             workspace.profile = rep > 0 ? profile : nil
             var next = first
             let start = Date()
