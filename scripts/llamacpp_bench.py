@@ -6,6 +6,8 @@ ppN: N prompt tokens in one batch on an empty KV cache (logits of the last one).
 tgN: N tokens decoded one at a time from an empty cache, logits every step.
 tgN×B: B sequences, N steps of one batched decode each (logits for every sequence, each fed
 its own argmax), aggregate tokens/s. One warm-up run, then -r timed repetitions.
+With -d D, ppN and tgN run after D tokens already in the cache (computed once, untimed; every
+repetition drops what the test added), as `autodeco bench -d D`; tgN×B is then skipped.
 """
 import argparse
 import json
@@ -29,7 +31,11 @@ def main():
     ap.add_argument("-n", "--n-gen", type=int, default=128)
     ap.add_argument("-b", "--batch", type=int, default=0)
     ap.add_argument("-r", "--repetitions", type=int, default=5)
+    ap.add_argument("-d", "--n-depth", type=int, default=0)
     a = ap.parse_args()
+    D = a.n_depth
+    if D > 0:
+        a.batch = 0
 
     L.llama_backend_init()
     L.llama_log_set(QUIET, None)
@@ -38,8 +44,8 @@ def main():
         sys.exit(f"llama.cpp could not load {a.model}")
     cp = L.llama_context_default_params()
     seqs = max(1, a.batch)
-    cp.n_ctx = max(a.n_prompt, a.n_gen * seqs, 16) + 16
-    cp.n_batch = max(a.n_prompt, seqs, 1)
+    cp.n_ctx = D + max(a.n_prompt, a.n_gen * seqs, 16) + 16
+    cp.n_batch = max(a.n_prompt, seqs, min(D, 512), 1)
     cp.n_ubatch = min(512, cp.n_batch)
     cp.n_seq_max = seqs
     cp.kv_unified = True  # one cache shared by all sequences (else n_ctx is split per sequence)
@@ -49,7 +55,7 @@ def main():
         sys.exit("llama.cpp could not create a context")
     memory = L.llama_get_memory(ctx)
     n_vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
-    batch = L.llama_batch_init(max(a.n_prompt, seqs, 1), 0, seqs)
+    batch = L.llama_batch_init(cp.n_batch, 0, seqs)
 
     def token(i):  # the same deterministic, non-special ids as `autodeco bench`
         return 100 + (i * 7919) % max(n_vocab - 200, 1)
@@ -65,11 +71,20 @@ def main():
 
     def pp():
         n = a.n_prompt
-        decode([(token(i), i, 0, i == n - 1) for i in range(n)])
+        decode([(token(i), D + i, 0, i == n - 1) for i in range(n)])
 
     def tg():
         for i in range(a.n_gen):
-            decode([(token(i), i, 0, True)])
+            decode([(token(i), D + i, 0, True)])
+
+    def reset():  # back to the depth prefix (an empty cache without one)
+        if D > 0:
+            L.llama_memory_seq_rm(memory, 0, D, -1)
+        else:
+            L.llama_memory_clear(memory, True)
+
+    for start in range(0, D, cp.n_batch):  # the depth prefix, in batches the context accepts
+        decode([(token(i), i, 0, False) for i in range(start, min(D, start + cp.n_batch))])
 
     def tg_batched():
         nxt = [token(s) for s in range(seqs)]
@@ -79,17 +94,18 @@ def main():
             nxt = [int(v) for v in logits.argmax(axis=1)]
 
     tests = []
+    suffix = f"@d{D}" if D > 0 else ""
     if a.n_prompt > 0:
-        tests.append((f"pp{a.n_prompt}", a.n_prompt, pp))
+        tests.append((f"pp{a.n_prompt}{suffix}", a.n_prompt, pp))
     if a.n_gen > 0:
-        tests.append((f"tg{a.n_gen}", a.n_gen, tg))
+        tests.append((f"tg{a.n_gen}{suffix}", a.n_gen, tg))
     if a.n_gen > 0 and a.batch > 0:
         tests.append((f"tg{a.n_gen}×{a.batch}", a.n_gen * a.batch, tg_batched))
     results = []
     for name, count, run in tests:
         samples = []
         for rep in range(a.repetitions + 1):
-            L.llama_memory_clear(memory, True)
+            reset()
             t0 = time.perf_counter()
             run()
             dt = time.perf_counter() - t0
