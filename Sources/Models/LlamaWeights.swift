@@ -75,8 +75,9 @@ public struct LlamaWeights: @unchecked Sendable {
         func pack(_ w: WeightMatrix) -> WeightMatrix {
             guard w.acceptsQuantizedActivations else { return w }
             // Q8_0 keeps the pair layout under 8-bit activations too (its kernel reads their
-            // integers as int16; same sums): in the quad layout one token streamed Q8_0 weights at
-            // half the speed (13 vs 28 GB/s, measured; Q4_1 streams at full speed in both).
+            // integers as int16; same sums). The quad layout now streams one token as fast
+            // stand-alone, but in place it made the single-token LM head 20-30% slower and the
+            // batched one only ~8% faster (docs/performance.md, item 13).
             let packed = w.packedInto16Rows(layout: w.format == .q8_0 ? .pairs16 : layout, pool: pool)
             MappedFile.releaseResidentPages(w.data, count: w.byteCount)
             return packed
