@@ -1,6 +1,7 @@
 // What q16.c, packed16.c and packed8.c share about GGUF blocks: the format codes, a block's
-// bytes, IEEE half to float, exactly (subnormals, infinities and NaNs included), the portable
-// loops' conversion of the f16 block scales, and how the packed portable loops apply them.
+// bytes and stored values, IEEE half to float, exactly (subnormals, infinities and NaNs
+// included), the portable loops' conversion of the f16 block scales, and how the packed portable
+// loops apply them.
 #ifndef AUTODECO_HALF_H
 #define AUTODECO_HALF_H
 #include <stdint.h>
@@ -11,6 +12,13 @@ enum { FORMAT_Q4_1 = 1, FORMAT_Q8_0 = 2 };
 
 /// Bytes of one 32-value GGUF block: Q4_1 f16 scale + f16 min + 16 nibble bytes; Q8_0 f16 scale + 32 bytes.
 static inline int gguf_block_bytes(int format) { return format == FORMAT_Q4_1 ? 20 : 34; }
+
+/// Value v (0 ..< 32) of a GGUF block as stored: Q4_1's nibble (0 ... 15; values 0-15 in the
+/// low nibbles of bytes 4-19, 16-31 in their high nibbles), Q8_0's signed byte.
+static inline int gguf_block_value(int format, const uint8_t *blk, int v) {
+    if (format == FORMAT_Q4_1) return v < 16 ? (blk[4 + v] & 0x0f) : (blk[4 + v - 16] >> 4);
+    return (int8_t)blk[2 + v];
+}
 
 static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 

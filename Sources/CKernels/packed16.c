@@ -38,13 +38,13 @@ void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, in
                 if (format == FORMAT_Q4_1) {
                     memcpy(u + 32 + 2 * r, blk + 2, 2);  // m
                     for (int v = 0; v < 32; v++) {
-                        uint8_t q = v < 16 ? (blk[4 + v] & 0x0f) : (blk[4 + v - 16] >> 4);
+                        const uint8_t q = (uint8_t)gguf_block_value(format, blk, v);
                         int k = v / 2, i = 2 * r + v % 2;
                         if (k < 8) u[64 + 32 * k + i] |= q;
                         else u[64 + 32 * (k - 8) + i] |= (uint8_t)(q << 4);
                     }
                 } else {
-                    for (int v = 0; v < 32; v++) u[32 + 32 * (v / 2) + 2 * r + v % 2] = blk[2 + v];
+                    for (int v = 0; v < 32; v++) u[32 + 32 * (v / 2) + 2 * r + v % 2] = (uint8_t)gguf_block_value(format, blk, v);
                 }
             }
         }

@@ -110,12 +110,12 @@ void ad_pack8(int format, const void *w, long row_bytes, int rows, int cols, int
                 if (format == FORMAT_Q4_1) {
                     memcpy(sc + 32 + 2 * r, blk + 2, 2);  // m
                     for (int v = 0; v < 32; v++) {
-                        const uint8_t n = v < 16 ? (blk[4 + v] & 0x0f) : (blk[4 + v - 16] >> 4);
+                        const uint8_t n = (uint8_t)gguf_block_value(format, blk, v);
                         const int c = v % 16;
                         q[64 * (c / 4) + 4 * r + c % 4] |= v < 16 ? n : (uint8_t)(n << 4);
                     }
                 } else {
-                    for (int v = 0; v < 32; v++) q[64 * (v / 4) + 4 * r + v % 4] = (uint8_t)((int8_t)blk[2 + v] + 128);
+                    for (int v = 0; v < 32; v++) q[64 * (v / 4) + 4 * r + v % 4] = (uint8_t)(gguf_block_value(format, blk, v) + 128);
                 }
             }
         }
