@@ -88,12 +88,13 @@ static void gemm_packed16_portable(int format, const uint8_t *packed, int cols, 
 typedef int32_t pair16 __attribute__((may_alias, aligned(2)));
 
 /// One 16-row group times nt tokens (nt and format constant after inlining: the arrays below
-/// become registers). acc chains: 4 per token for one token, 2 for two or three, else 1, so at
-/// least four independent `vpdpwssd` chains hide its latency.
+/// become registers). acc chains: 4 per token for one token, else 2, so that at least four
+/// independent `vpdpwssd` chains hide its latency (one chain per token for four or more tokens
+/// was 7-9% slower for 8-token tiles on Zen 5: 8 chains of 16 dependent instructions a block).
 VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *units, const uint8_t *next, int nb,
                                          const int16_t *qx, const float *dx, const float *sx, int cols,
                                          float *y, long ldy, __mmask16 mask) {
-    const int chains = nt >= 4 ? 1 : (nt >= 2 ? 2 : 4);
+    const int chains = nt >= 2 ? 2 : 4;
     const long ub = unit_bytes(format);
     __m512 out[8];
     for (int t = 0; t < nt; t++) out[t] = _mm512_setzero_ps();
