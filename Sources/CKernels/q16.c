@@ -32,16 +32,11 @@ static float dot_portable(int format, const uint8_t *row, int nb, const int16_t 
     float acc = 0;
     for (int b = 0; b < nb; b++) {
         const int16_t *qb = q + 32 * b;
+        const uint8_t *blk = row + gguf_block_bytes(format) * b;
         int32_t s = 0;
-        if (format == FORMAT_Q4_1) {
-            const uint8_t *blk = row + 20 * b;
-            for (int j = 0; j < 16; j++) s += (blk[4 + j] & 0x0f) * qb[j] + (blk[4 + j] >> 4) * qb[j + 16];
-            acc += f16_to_f32(load_u16(blk)) * dx[b] * (float)s + f16_to_f32(load_u16(blk + 2)) * sx[b];
-        } else {
-            const uint8_t *blk = row + 34 * b;
-            for (int j = 0; j < 32; j++) s += (int8_t)blk[2 + j] * qb[j];
-            acc += f16_to_f32(load_u16(blk)) * dx[b] * (float)s;
-        }
+        for (int j = 0; j < 32; j++) s += gguf_block_value(format, blk, j) * qb[j];
+        const float scaled = f16_to_f32(load_u16(blk)) * dx[b] * (float)s;
+        acc += format == FORMAT_Q4_1 ? scaled + f16_to_f32(load_u16(blk + 2)) * sx[b] : scaled;
     }
     return acc;
 }
