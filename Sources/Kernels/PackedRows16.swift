@@ -8,6 +8,8 @@ public final class PackedRows16: @unchecked Sendable {
     public let bytes: UnsafeMutableRawPointer
     public let byteCount: Int
     public let layout: Layout
+    /// Owns `bytes` (shared by all the matrices of a model).
+    private let arena: HugePageArena
 
     /// Which activations the packed weights meet.
     public enum Layout: Sendable {
@@ -21,14 +23,21 @@ public final class PackedRows16: @unchecked Sendable {
     /// the GGUF layout and the AVX2 or portable kernels of `ad_gemm_q16` run.
     public static var supportedByThisCPU: Bool { ad_kernels_have_vnni() != 0 }
 
-    /// Packs `w` (Q4_1 or Q8_0) in `layout`, row groups spread over `pool`'s threads.
-    public init(_ w: WeightMatrix, layout: Layout, pool: ThreadPool) {
+    /// The bytes `w` takes packed in `layout`.
+    public static func byteCount(of w: WeightMatrix, layout: Layout) -> Int {
+        layout == .pairs16 ? ad_packed16_bytes(w.integerKernelFormat, Int32(w.rows), Int32(w.cols))
+                           : ad_packed8_bytes(w.integerKernelFormat, Int32(w.rows), Int32(w.cols))
+    }
+
+    /// Packs `w` (Q4_1 or Q8_0) in `layout` into memory of `arena` (or an arena of its own), row
+    /// groups spread over `pool`'s threads.
+    public init(_ w: WeightMatrix, layout: Layout, pool: ThreadPool, arena: HugePageArena? = nil) {
         precondition(w.acceptsQuantizedActivations, "only Q4_1 and Q8_0 are packed")
         let format = w.integerKernelFormat
         self.layout = layout
-        byteCount = layout == .pairs16 ? ad_packed16_bytes(format, Int32(w.rows), Int32(w.cols))
-                                       : ad_packed8_bytes(format, Int32(w.rows), Int32(w.cols))
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        byteCount = Self.byteCount(of: w, layout: layout)
+        self.arena = arena ?? HugePageArena(byteCount: byteCount)
+        bytes = self.arena.allocate(byteCount: byteCount)
         let groups = (w.rows + 15) / 16
         let out = bytes
         pool.parallelFor(groups) { range in
@@ -39,16 +48,14 @@ public final class PackedRows16: @unchecked Sendable {
             }
         }
     }
-
-    deinit { bytes.deallocate() }
 }
 
 extension WeightMatrix {
     /// This matrix with a 16-row packed copy that the integer matrix product uses instead of the
     /// GGUF rows (which stay in place for dequantization and the float path).
-    public func packedInto16Rows(layout: PackedRows16.Layout, pool: ThreadPool) -> WeightMatrix {
+    public func packedInto16Rows(layout: PackedRows16.Layout, pool: ThreadPool, arena: HugePageArena? = nil) -> WeightMatrix {
         var copy = self
-        copy.packed = PackedRows16(self, layout: layout, pool: pool)
+        copy.packed = PackedRows16(self, layout: layout, pool: pool, arena: arena)
         return copy
     }
 }

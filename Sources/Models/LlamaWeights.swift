@@ -72,13 +72,18 @@ public struct LlamaWeights: @unchecked Sendable {
     /// back in if the float path or an embedding lookup reads them): the weights are never
     /// resident twice over, and the peak stays near one copy (the LM head, the largest, first).
     mutating func packForIntegerKernels(layout: PackedRows16.Layout, pool: ThreadPool) {
+        // Q8_0 keeps the pair layout under 8-bit activations too (its kernel reads their
+        // integers as int16; same sums). The quad layout now streams one token as fast
+        // stand-alone, but in place it made the single-token LM head 20-30% slower and the
+        // batched one only ~8% faster (docs/performance.md, item 13).
+        func layoutOf(_ w: WeightMatrix) -> PackedRows16.Layout { w.format == .q8_0 ? .pairs16 : layout }
+        let all = [output] + layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.gate, $0.up, $0.down] }
+        // All packed matrices in one huge-page arena (see HugePageArena).
+        let arena = HugePageArena(byteCount: HugePageArena.byteCount(
+            pieces: all.filter(\.acceptsQuantizedActivations).map { PackedRows16.byteCount(of: $0, layout: layoutOf($0)) }))
         func pack(_ w: WeightMatrix) -> WeightMatrix {
             guard w.acceptsQuantizedActivations else { return w }
-            // Q8_0 keeps the pair layout under 8-bit activations too (its kernel reads their
-            // integers as int16; same sums). The quad layout now streams one token as fast
-            // stand-alone, but in place it made the single-token LM head 20-30% slower and the
-            // batched one only ~8% faster (docs/performance.md, item 13).
-            let packed = w.packedInto16Rows(layout: w.format == .q8_0 ? .pairs16 : layout, pool: pool)
+            let packed = w.packedInto16Rows(layout: layoutOf(w), pool: pool, arena: arena)
             MappedFile.releaseResidentPages(w.data, count: w.byteCount)
             return packed
         }

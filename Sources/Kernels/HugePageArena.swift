@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One anonymous mapping for arrays that are streamed from memory every token (the repacked
+/// weights, the AutoDeco heads' first layers), marked for transparent huge pages where the
+/// kernel offers them (`madvise` mode, the Debian default, grants them only on request).
+///
+/// Why: a token streams ~100 MB of weights; with 4 KiB pages that is ~24,000 TLB misses, each a
+/// page walk whose own entries the stream has evicted. Measured on the Zen 5 instance: the heads'
+/// 147 KB of bf16 rows per thread, cold, took 37-40 µs with small pages and 5.5-6.8 µs on huge
+/// pages (docs/performance.md, item 15). Without THP the pages are small and nothing else changes.
+///
+/// Pieces are handed out in order (64-byte aligned) and live as long as the arena: it is sized
+/// once for everything it will hold and freed when the last owner lets go.
+public final class HugePageArena: @unchecked Sendable {
+    public static let hugePageBytes = 2 << 20
+    public let capacity: Int
+    private let base: UnsafeMutableRawPointer
+    private let mapped: Bool
+    private var used = 0
+
+    /// False when AUTODECO_HUGE_PAGES=0.
+    public static let enabled = getenv("AUTODECO_HUGE_PAGES").map { String(cString: $0) != "0" } ?? true
+
+    /// Room for `byteCount` bytes of pieces (plus their alignment).
+    public init(byteCount: Int) {
+        capacity = max(byteCount, 1)
+        #if os(Linux)
+        let size = Self.mappedSize(capacity)
+        if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            // Advisory; fails harmlessly where THP is off. AUTODECO_HUGE_PAGES=0 skips it (to compare).
+            if Self.enabled { _ = madvise(p, size, MADV_HUGEPAGE) }
+            base = p; mapped = true
+            return
+        }
+        #endif
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        mapped = false
+    }
+
+    /// Bytes to reserve for pieces of these sizes (each rounded up to the 64-byte alignment).
+    public static func byteCount(pieces: [Int]) -> Int { pieces.reduce(0) { $0 + aligned($1) } }
+
+    /// The next `byteCount` bytes (zero-filled when freshly mapped). The arena must have room.
+    public func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        let size = Self.aligned(byteCount)
+        precondition(used + size <= capacity, "HugePageArena: \(byteCount) bytes asked, \(capacity - used) left")
+        defer { used += size }
+        return base + used
+    }
+
+    deinit {
+        #if os(Linux)
+        if mapped { munmap(base, Self.mappedSize(capacity)); return }
+        #endif
+        base.deallocate()
+    }
+
+    private static func aligned(_ n: Int) -> Int { (max(n, 1) + 63) / 64 * 64 }
+    private static func mappedSize(_ n: Int) -> Int { (n + hugePageBytes - 1) / hugePageBytes * hugePageBytes }
+}
