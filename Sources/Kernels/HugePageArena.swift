@@ -17,26 +17,31 @@ public final class HugePageArena: @unchecked Sendable {
     public static let hugePageBytes = 2 << 20
     public let capacity: Int
     private let base: UnsafeMutableRawPointer
-    private let mapped: Bool
+    /// The mmap'd region `base` lies in (nil when it was allocated instead).
+    private let mapping: UnsafeMutableRawPointer?
     private var used = 0
 
     /// False when AUTODECO_HUGE_PAGES=0.
     public static let enabled = getenv("AUTODECO_HUGE_PAGES").map { String(cString: $0) != "0" } ?? true
 
-    /// Room for `byteCount` bytes of pieces (plus their alignment).
+    /// Room for `byteCount` bytes of pieces (plus their alignment). Arenas under 256 KiB keep
+    /// small pages: a huge page would make a few KB resident as 2 MiB.
     public init(byteCount: Int) {
         capacity = max(byteCount, 1)
         #if os(Linux)
+        // Mapped one huge page larger and used from a 2 MiB boundary: the kernel grants huge pages
+        // only to aligned 2 MiB ranges, and mmap aligns only to 4 KiB.
         let size = Self.mappedSize(capacity)
         if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
             // Advisory; fails harmlessly where THP is off. AUTODECO_HUGE_PAGES=0 skips it (to compare).
-            if Self.enabled { _ = madvise(p, size, MADV_HUGEPAGE) }
-            base = p; mapped = true
+            if Self.enabled && capacity >= 256 << 10 { _ = madvise(p, size, MADV_HUGEPAGE) }
+            mapping = p
+            base = p + (Self.hugePageBytes - Int(bitPattern: p) % Self.hugePageBytes) % Self.hugePageBytes
             return
         }
         #endif
+        mapping = nil
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
-        mapped = false
     }
 
     /// Bytes to reserve for pieces of these sizes (each rounded up to the 64-byte alignment).
@@ -52,11 +57,11 @@ public final class HugePageArena: @unchecked Sendable {
 
     deinit {
         #if os(Linux)
-        if mapped { munmap(base, Self.mappedSize(capacity)); return }
+        if let mapping { munmap(mapping, Self.mappedSize(capacity)); return }
         #endif
         base.deallocate()
     }
 
     private static func aligned(_ n: Int) -> Int { (max(n, 1) + 63) / 64 * 64 }
-    private static func mappedSize(_ n: Int) -> Int { (n + hugePageBytes - 1) / hugePageBytes * hugePageBytes }
+    private static func mappedSize(_ n: Int) -> Int { ((n + hugePageBytes - 1) / hugePageBytes + 1) * hugePageBytes }
 }

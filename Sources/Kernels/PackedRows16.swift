@@ -36,7 +36,7 @@ public final class PackedRows16: @unchecked Sendable {
         let format = w.integerKernelFormat
         self.layout = layout
         byteCount = Self.byteCount(of: w, layout: layout)
-        self.arena = arena ?? HugePageArena(byteCount: byteCount)
+        self.arena = arena ?? HugePageArena(byteCount: HugePageArena.byteCount(pieces: [byteCount]))
         bytes = self.arena.allocate(byteCount: byteCount)
         let groups = (w.rows + 15) / 16
         let out = bytes
