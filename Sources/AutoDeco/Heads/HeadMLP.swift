@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 import Kernels
 
 /// A PyTorch `nn.Linear` in its own layout: weight [out, in] row-major, bias [out].
@@ -27,43 +28,23 @@ public struct Linear: Sendable, Equatable {
 public struct HeadMLP: Sendable, Equatable {
     public static let width = 256
     public var first: Linear { didSet { derive() } }  // [256, in]
-    public var second: Linear  // [1, 256]
-    /// The first layer's weights as bf16 when every weight is exactly a bf16 value (as in the
-    /// released checkpoints): the same products from half the bytes, which matters because these
-    /// weights are read from memory every token.
-    private var firstBF16: [UInt16]?
-    /// The first layer's last `trailingWidth` columns, row after row ([256, trailingWidth]): the
-    /// top-p head's five scalar inputs (kept for either head; the temperature head's are hidden-state
-    /// columns, read in place). Read in place they would be 256 cache lines of a matrix
-    /// that is no longer cached by the time the features are known.
-    private var trailingColumns: [Float] = []
-    static let trailingWidth = 5
+    public var second: Linear { didSet { derive() } }  // [1, 256]
+    /// What inference reads every token, laid out for it (see `HeadInferenceLayout`).
+    private var layout: HeadInferenceLayout!
+    static let trailingWidth = HeadInferenceLayout.trailingWidth
 
     public init(first: Linear, second: Linear) {
         self.first = first; self.second = second
         derive()
     }
 
-    private mutating func derive() {
-        firstBF16 = Self.packIfExact(first.weight)
-        let k = min(Self.trailingWidth, first.inputs), inputs = first.inputs
-        trailingColumns = (0..<(first.outputs * k)).map { i in first.weight[(i / k) * inputs + inputs - k + i % k] }
-    }
+    private mutating func derive() { layout = HeadInferenceLayout(first: first, second: second) }
 
     public init<G: RandomNumberGenerator>(inputs: Int, using g: inout G) {
         self.init(first: Linear(inputs: inputs, outputs: Self.width, using: &g), second: Linear(inputs: Self.width, outputs: 1, using: &g))
     }
 
     public static func == (a: HeadMLP, b: HeadMLP) -> Bool { a.first == b.first && a.second == b.second }
-
-    private static func packIfExact(_ w: [Float]) -> [UInt16]? {
-        var out = [UInt16](repeating: 0, count: w.count)
-        for (i, v) in w.enumerated() {
-            guard v.bitPattern & 0xFFFF == 0 else { return nil }
-            out[i] = UInt16(v.bitPattern >> 16)
-        }
-        return out
-    }
 
     public var parameterCount: Int { first.weight.count + first.bias.count + second.weight.count + second.bias.count }
 
@@ -78,35 +59,91 @@ public struct HeadMLP: Sendable, Equatable {
     /// out[r] = b1[r] + W1[r, 0..<count] . main for r in `rows`: the part of the first layer that
     /// depends only on the hidden state (so both heads' can run in one parallel region).
     public func preactivations(_ main: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
-        let inputs = first.inputs
-        if let packed = firstBF16 {
-            packed.withUnsafeBufferPointer { w in
-                for r in rows { out[r] = first.bias[r] + dotBF16(w.baseAddress! + r * inputs, main, count) }
+        let inputs = first.inputs, bias = layout.bias
+        if let packed = layout.bf16Rows {
+            let stride = layout.bf16Stride
+            guard VectorOps.passesUseAVX512 else {
+                for r in rows { out[r] = bias[r] + dotBF16(packed + r * stride, main, count) }
+                return
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: (count + 31) / 32 * 32) { pairs in
+                ad_bf16_split_pairs(main, Int32(count), pairs.baseAddress!)
+                ad_bf16_rows_avx512(packed, stride, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(count),
+                                    pairs.baseAddress!, bias, out)
             }
             return
         }
         first.weight.withUnsafeBufferPointer { w in
-            for r in rows { out[r] = first.bias[r] + dotF32(w.baseAddress! + r * inputs, main, count) }
+            for r in rows { out[r] = bias[r] + dotF32(w.baseAddress! + r * inputs, main, count) }
         }
     }
 
+    /// Whether inference reads the first layer as packed bf16 (its weights are all bf16 values).
+    public var readsBF16Rows: Bool { layout.bf16Rows != nil }
+
     /// Adds the `extra` input columns (from index `count` on) to the preactivations, then ReLU,
-    /// the second layer and the sigmoid.
+    /// the second layer and the sigmoid: 16 rows per step, without branches.
     public func finish(_ pre: UnsafePointer<Float>, count: Int, extra: [Float]) -> Float {
-        let k = min(Self.trailingWidth, first.inputs)
+        let k = layout.trailingCount
         precondition(count + extra.count == first.inputs && extra.count <= k, "head input width")
-        var out = second.bias[0]
-        let offset = k - extra.count
-        trailingColumns.withUnsafeBufferPointer { w in
-            second.weight.withUnsafeBufferPointer { w2 in
-                for r in 0..<Self.width {
-                    var a = pre[r]
-                    let row = w.baseAddress! + r * k + offset
-                    for j in 0..<extra.count { a += row[j] * extra[j] }
-                    if a > 0 { out += w2[r] * a }
-                }
-            }
+        let columns = layout.trailingColumns + (k - extra.count) * Self.width, w2 = layout.secondWeights
+        var sum = SIMD16<Float>()
+        for r in stride(from: 0, to: Self.width, by: 16) {
+            var a = load16(pre + r)
+            for j in 0..<extra.count { a.addProduct(load16(columns + j * Self.width + r), SIMD16(repeating: extra[j])) }
+            sum.addProduct(a.replacing(with: 0, where: a .< 0), load16(w2 + r))
         }
-        return 1 / (1 + expf(-out))
+        return 1 / (1 + expf(-(second.bias[0] + sum.sum())))
+    }
+
+    @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+}
+
+/// A head's weights as inference reads them, in one piece of huge-page memory: the first layer's
+/// rows (as bf16 when every weight is exactly a bf16 value, as in the released checkpoints: the
+/// same products from half the bytes, and these rows are read from memory every token), its
+/// bias, its last `trailingWidth` columns column after column (the top-p head's five scalar
+/// inputs, added after the features are known: read in place they would be 256 scattered cache
+/// lines), and the second layer's weights. One page, so one TLB miss per token instead of ~75.
+final class HeadInferenceLayout: @unchecked Sendable {
+    static let trailingWidth = 5
+    let arena: HugePageArena
+    /// [256, bf16Stride], an even stride (the AVX-512 kernel reads bf16 pairs as 32-bit lanes).
+    let bf16Rows: UnsafeMutablePointer<UInt16>?
+    let bf16Stride: Int
+    /// Zeros after the last row: the AVX-512 kernel reads rows in whole blocks of 32 weights.
+    static let bf16Overrun = 32
+    let bias: UnsafeMutablePointer<Float>
+    let trailingColumns: UnsafeMutablePointer<Float>  // [trailingCount, 256]
+    let secondWeights: UnsafeMutablePointer<Float>  // [256]
+    let trailingCount: Int
+
+    init(first: Linear, second: Linear) {
+        let rows = first.outputs, inputs = first.inputs, k = min(Self.trailingWidth, inputs)
+        let exact = first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
+        let floats = rows * (2 + k)
+        bf16Stride = (inputs + 1) / 2 * 2
+        arena = HugePageArena(byteCount: HugePageArena.byteCount(pieces: [4 * floats, exact ? 2 * (rows * bf16Stride + Self.bf16Overrun) : 0]))
+        let f = arena.allocate(byteCount: 4 * floats).bindMemory(to: Float.self, capacity: floats)
+        bias = f; trailingColumns = f + rows; secondWeights = f + rows * (1 + k)
+        trailingCount = k
+        for r in 0..<rows {
+            bias[r] = first.bias[r]
+            secondWeights[r] = second.weight[r]
+            for j in 0..<k { trailingColumns[j * rows + r] = first.weight[r * inputs + inputs - k + j] }
+        }
+        if exact {
+            let count = rows * bf16Stride + Self.bf16Overrun
+            let b = arena.allocate(byteCount: 2 * count).bindMemory(to: UInt16.self, capacity: count)
+            b.initialize(repeating: 0, count: count)
+            for r in 0..<rows {
+                for c in 0..<inputs { b[r * bf16Stride + c] = UInt16(first.weight[r * inputs + c].bitPattern >> 16) }
+            }
+            bf16Rows = b
+        } else {
+            bf16Rows = nil
+        }
     }
 }

@@ -106,4 +106,18 @@ float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
                                    float *sum_sq_dev, float *sum_q_log_q);
 
+
+// MARK: - The AutoDeco heads' first layers (bf16rows.c): AVX-512F
+
+/// pairs[32b + j] = x[32b + 2j], pairs[32b + 16 + j] = x[32b + 2j + 1] for each block b of 32
+/// (zero past n): room for 32 * ceil(n / 32) floats.
+void ad_bf16_split_pairs(const float *x, int n, float *pairs);
+
+/// out[r] = bias[r] + sum_{c < n} bf16(w[r * stride + c]) * x[c] for r0 <= r < r1, with `pairs` from
+/// ad_bf16_split_pairs(x, n). `stride` must be even; each row is read in whole blocks of 32
+/// weights, so up to 31 weights past column n (times the zero padding) and past the last row
+/// must be readable.
+void ad_bf16_rows_avx512(const uint16_t *w, long stride, int r0, int r1, int n, const float *pairs,
+                         const float *bias, float *out);
+
 #endif
