@@ -111,6 +111,7 @@ struct BenchCommand: ParsableCommand {
         // controller and the sampler after every token, user T = P = 1 and no top-k/min-p, so top-p
         // runs over the whole vocabulary. Their time is also measured on its own.
         var headsNanos: UInt64 = 0, samplingNanos: UInt64 = 0, controlledTokens = 0
+        var headsPerToken = [UInt64](), samplingPerToken = [UInt64]()
         if let heads {
             let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config), pool: m.pool)
             let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Tell me a long story about the sea.")]),
@@ -131,7 +132,10 @@ struct BenchCommand: ParsableCommand {
                             let t1 = DispatchTime.now().uptimeNanoseconds
                             let s = sampler.sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights)
                             let t2 = DispatchTime.now().uptimeNanoseconds
-                            if rep > 0 { headsNanos += t1 - t0; samplingNanos += t2 - t1; controlledTokens += 1 }
+                            if rep > 0 {
+                                headsNanos += t1 - t0; samplingNanos += t2 - t1; controlledTokens += 1
+                                headsPerToken.append(t1 - t0); samplingPerToken.append(t2 - t1)
+                            }
                             return s.id
                         }
                     }
@@ -143,6 +147,9 @@ struct BenchCommand: ParsableCommand {
         }
         let headsMicros = controlledTokens > 0 ? Double(headsNanos) / Double(controlledTokens) / 1000 : 0
         let samplingMicros = controlledTokens > 0 ? Double(samplingNanos) / Double(controlledTokens) / 1000 : 0
+        // Medians too: on a shared machine a few preempted tokens move the means by several µs.
+        func medianMicros(_ a: [UInt64]) -> Double { a.isEmpty ? 0 : Double(a.sorted()[a.count / 2]) / 1000 }
+        let headsMedian = medianMicros(headsPerToken), samplingMedian = medianMicros(samplingPerToken)
 
         func stats(_ s: [Double]) -> (mean: Double, sd: Double) {
             let mean = s.reduce(0, +) / Double(s.count)
@@ -157,7 +164,8 @@ struct BenchCommand: ParsableCommand {
             Console.jsonLine(["model": lm.name, "path": lm.path, "size_bytes": fileSize, "threads": m.pool.threadCount,
                               "weights_bytes_per_token": m.weights.bytesPerToken, "results": results,
                               "heads": heads.map { h -> Any in
-                                  ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros] } ?? NSNull(),
+                                  ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros,
+                                   "heads_us_median": headsMedian, "sampling_us_median": samplingMedian] } ?? NSNull(),
                               "profile": profile && stepProfile.passes > 0
                                   ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull(),
                               "batch_profile": profile && batchProfile.passes > 0
@@ -183,6 +191,8 @@ struct BenchCommand: ParsableCommand {
             let tokenMicros = 1e6 / stats(tg.samples).mean
             Console.out(String(format: "\nheads: %.1f µs/token, full-vocabulary top-p sampling: %.1f µs/token; together %.2f%% of a tg token (%.0f µs)\n",
                                headsMicros, samplingMicros, 100 * (headsMicros + samplingMicros) / tokenMicros, tokenMicros))
+            Console.out(String(format: "medians per token: heads %.1f µs, sampling %.1f µs; together %.2f%% of the tg token\n",
+                               headsMedian, samplingMedian, 100 * (headsMedian + samplingMedian) / tokenMicros))
         }
     }
 }
