@@ -307,6 +307,28 @@ struct ExpTests {
             #expect(VectorOps.searchCumulativeExp(b.baseAddress!, n: b.count, shift: 2, scale: 0.5, target: Float(target)) == expected)
         }
     }
+
+    /// The index where the running sum first exceeds the target, for targets in every part of a
+    /// vocabulary-sized array (zeros included; targets on block edges), against float64 sums:
+    /// exact wherever the target is not within rounding of a boundary.
+    @Test func searchCumulativeFindsTheFirstIndexPastTheTarget() {
+        var g = SeededGenerator(seed: 21)
+        let n = 49_157
+        let w = (0..<n).map { i in i % 7 == 3 ? 0 : Float(g.nextUnit()) * (i % 1000 == 0 ? 50 : 1) }
+        var prefix = [Double](repeating: 0, count: n + 1)
+        for i in 0..<n { prefix[i + 1] = prefix[i] + Double(w[i]) }
+        let total = prefix[n], tol = 1e-5 * total
+        var targets = (0..<400).map { _ in g.nextUnit() * total }
+        targets += [0, prefix[256], prefix[512] - 1e-3, prefix[n - 3], total * 2]
+        w.withUnsafeBufferPointer { b in
+            for target in targets {
+                let i = VectorOps.searchCumulative(b.baseAddress!, n: n, target: Float(target))
+                if target >= total { #expect(i == n - 1); continue }
+                // prefix[i] <= target < prefix[i + 1], up to float rounding of the running sum.
+                #expect(prefix[i] <= target + tol && prefix[i + 1] > target - tol, "target \(target): index \(i)")
+            }
+        }
+    }
 }
 
 struct LogTests {
