@@ -7,9 +7,9 @@ import Glibc
 /// kernel offers them (`madvise` mode, the Debian default, grants them only on request).
 ///
 /// Why: a token streams ~100 MB of weights; with 4 KiB pages that is ~24,000 TLB misses, each a
-/// page walk whose own entries the stream has evicted. Measured on the Zen 5 instance: the heads'
-/// 147 KB of bf16 rows per thread, cold, took 37-40 µs with small pages and 5.5-6.8 µs on huge
-/// pages (docs/performance.md, item 15). Without THP the pages are small and nothing else changes.
+/// page walk whose own entries the stream has evicted. Measured on the Zen 5 instance: 4-12% less
+/// time per token inside the forward pass, the gate/up products at 42-44 instead of 38-40 GB/s
+/// (docs/performance.md, item 15). Without THP the pages are small and nothing else changes.
 ///
 /// Pieces are handed out in order (64-byte aligned) and live as long as the arena: it is sized
 /// once for everything it will hold and freed when the last owner lets go.

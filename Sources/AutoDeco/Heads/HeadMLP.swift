@@ -106,7 +106,7 @@ public struct HeadMLP: Sendable, Equatable {
 /// same products from half the bytes, and these rows are read from memory every token), its
 /// bias, its last `trailingWidth` columns column after column (the top-p head's five scalar
 /// inputs, added after the features are known: read in place they would be 256 scattered cache
-/// lines), and the second layer's weights. One page, so one TLB miss per token instead of ~75.
+/// lines), and the second layer's weights, together on one huge page where the kernel grants it.
 final class HeadInferenceLayout: @unchecked Sendable {
     static let trailingWidth = 5
     let arena: HugePageArena
