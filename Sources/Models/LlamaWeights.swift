@@ -10,6 +10,9 @@ public struct LayerWeights: @unchecked Sendable {
     public let qNorm, kNorm: [Float]?       // Qwen3 per-head norms [headDim]
     public let ffnNorm: [Float]            // [hidden]
     public let gate, up, down: WeightMatrix // [ffn, hidden] x2, [hidden, ffn]
+
+    /// The seven matrices the block multiplies by, in the order they are read.
+    public var matrices: [WeightMatrix] { [wq, wk, wv, wo, gate, up, down] }
 }
 
 /// All weights of a Llama-family model, checked against its configuration.
@@ -77,7 +80,7 @@ public struct LlamaWeights: @unchecked Sendable {
         // stand-alone, but in place it made the single-token LM head 20-30% slower and the
         // batched one only ~8% faster (docs/performance.md, item 13).
         func layoutOf(_ w: WeightMatrix) -> PackedRows16.Layout { w.format == .q8_0 ? .pairs16 : layout }
-        let all = [output] + layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.gate, $0.up, $0.down] }
+        let all = [output] + layers.flatMap(\.matrices)
         // All packed matrices in one huge-page arena (see HugePageArena).
         let arena = HugePageArena(byteCount: HugePageArena.byteCount(
             pieces: all.filter(\.acceptsQuantizedActivations).map { PackedRows16.byteCount(of: $0, layout: layoutOf($0)) }))
@@ -110,7 +113,7 @@ public struct LlamaWeights: @unchecked Sendable {
     /// Bytes of weights read for one decoded token.
     public var bytesPerToken: Int {
         layers.reduce(output.byteCount) { s, l in
-            s + [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down].reduce(0) { $0 + $1.byteCount }
+            s + l.matrices.reduce(0) { $0 + $1.byteCount }
         }
     }
 }

@@ -30,12 +30,11 @@ public struct HeadMLP: Sendable, Equatable {
     public var first: Linear { didSet { derive() } }  // [256, in]
     public var second: Linear { didSet { derive() } }  // [1, 256]
     /// What inference reads every token, laid out for it (see `HeadInferenceLayout`).
-    private var layout: HeadInferenceLayout!
-    static let trailingWidth = HeadInferenceLayout.trailingWidth
+    private var layout: HeadInferenceLayout
 
     public init(first: Linear, second: Linear) {
         self.first = first; self.second = second
-        derive()
+        layout = HeadInferenceLayout(first: first, second: second)
     }
 
     private mutating func derive() { layout = HeadInferenceLayout(first: first, second: second) }
