@@ -143,6 +143,12 @@ public enum Attention {
                                         scores: UnsafeMutablePointer<Float>, part: UnsafeMutablePointer<Float>) {
         let lo = c * chunk, n = min(length, lo + chunk) - lo
         let rowBytes = d * MemoryLayout<E>.stride, ahead = max(1, bytesAhead / rowBytes)
+        // The AVX-512 chunk (attention512.c) for head sizes 64 and 128; E is a constant here.
+        if VectorOps.passesUseAVX512 && (E.self == Float16.self || E.self == Float.self)
+            && ad_attend_chunk_avx512(E.self == Float16.self ? 1 : 0, q, Int32(g), k + lo * stride, v + lo * stride, stride,
+                                      Int32(n), Int32(d), scale, Int32(ahead), scores, Int32(chunk), part) != 0 {
+            return
+        }
         for p in 0..<n {
             let row = k + (lo + p) * stride
             // The rows come from memory (the weights streamed in since evicted them) and are too

@@ -107,6 +107,16 @@ void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mea
                                    float *sum_sq_dev, float *sum_q_log_q);
 
 
+// MARK: - Attention (attention512.c): AVX-512F
+
+/// One chunk of attention for the g query heads q[g][d] that share a KV head: for each head j,
+/// scores[j * chunk + p] = exp((q_j . K[p]) * scale - m_j) for the n rows K[p] (`stride`
+/// elements apart, float16 when `half`, else float32; V alike), and part[j * (d + 2) ...] =
+/// (m_j, sum of those exponentials, their weighted sum of V rows[d]); K is prefetched `ahead` rows
+/// on. Returns 0, doing nothing, unless the CPU has AVX-512F and d is 64 or 128.
+int ad_attend_chunk_avx512(int half, const float *q, int g, const void *k, const void *v, long stride, int n, int d,
+                           float scale, int ahead, float *scores, int chunk, float *part);
+
 // MARK: - The AutoDeco heads' first layers (bf16rows.c): AVX-512F
 
 /// pairs[32b + j] = x[32b + 2j], pairs[32b + 16 + j] = x[32b + 2j + 1] for each block b of 32
