@@ -115,11 +115,30 @@ AVX512 void ad_probability_moments_avx512(const float *e, int n, float inv_z, fl
     *sum_q_log_q = _mm512_reduce_add_ps(_mm512_add_ps(h0, h1));
 }
 
+/// gate[i] = silu(gate[i]) * up[i], silu(g) = g sigmoid(g) with sigmoid from s = e^-|g| (never
+/// overflows): 1 / (1 + s) for g >= 0, s / (1 + s) below. As Swift's 8-lane loop, in 16 lanes
+/// with the tail masked: SwiGLU was 3% of a batched token and 1.3% of a decoded one.
+AVX512 void ad_swiglu_avx512(float *gate, const float *up, int n) {
+    const __m512 one = _mm512_set1_ps(1.f);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = first_lanes(n - i < 16 ? n - i : 16);
+        const __m512 g = _mm512_maskz_loadu_ps(lanes, gate + i);
+        const __m512 s = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(g)), lanes);
+        const __mmask16 negative = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_LT_OQ);
+        const __m512 sigmoid = _mm512_div_ps(_mm512_mask_blend_ps(negative, one, s), _mm512_add_ps(one, s));
+        _mm512_mask_storeu_ps(gate + i, lanes, _mm512_mul_ps(_mm512_mul_ps(g, sigmoid), _mm512_maskz_loadu_ps(lanes, up + i)));
+    }
+}
+
 #else
 int ad_kernels_have_avx512f(void) { return 0; }
 // Never called: Swift checks ad_kernels_have_avx512f first.
 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) {
     (void)x; (void)n; (void)shift; (void)scale; (void)out;
+    __builtin_trap();
+}
+void ad_swiglu_avx512(float *gate, const float *up, int n) {
+    (void)gate; (void)up; (void)n;
     __builtin_trap();
 }
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,

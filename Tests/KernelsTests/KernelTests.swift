@@ -113,7 +113,7 @@ struct KernelTests {
 
     /// The SIMD softmax and SwiGLU against float64, over lengths with SIMD tails, extreme inputs
     /// (SiLU of -200 and 200, a -1000 logit) included.
-    @Test(arguments: [5, 8, 21, 64])
+    @Test(arguments: [5, 8, 21, 64, 1536])
     func simdSoftmaxAndSwiGLUMatchFloat64(n: Int) {
         var x = KernelTests.randomRow(n, seed: n).map { $0 * 6 }
         x[0] = -1000

@@ -107,6 +107,9 @@ void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mea
                                    float *sum_sq_dev, float *sum_q_log_q);
 
 
+/// gate[i] = silu(gate[i]) * up[i] for i < n (SwiGLU).
+void ad_swiglu_avx512(float *gate, const float *up, int n);
+
 // MARK: - Attention (attention512.c): AVX-512F
 
 /// One chunk of attention for the g query heads q[g][d] that share a KV head: for each head j,
