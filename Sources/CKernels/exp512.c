@@ -1,6 +1,6 @@
 // The two passes over the vocabulary behind the AutoDeco features and the sampler's weights,
 // in AVX-512: exp of every scaled logit (also every softmax's, attention's included), then the
-// variance and entropy sums. Swift builds for
+// variance and entropy sums; and SwiGLU, whose sigmoid uses the same exp. Swift builds for
 // the haswell baseline and has no way to use 512-bit instructions behind a run-time check; the
 // same Cephes polynomials compiled from Swift (Kernels/Exp.swift, the fallback) take 2.8x
 // (exp) and 1.8x (moments) the time of these (docs/performance.md, "AutoDeco overhead").

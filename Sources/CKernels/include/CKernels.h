@@ -93,9 +93,9 @@ int ad_kernels_have_vnni(void);
 /// thread, register operands only, over `rounds` x 12 instructions; 0 without AVX-512 VNNI.
 double ad_vnni_peak_macs(int bits, long rounds);
 
-// MARK: - Passes over the vocabulary (exp512.c): AVX-512 when the CPU has it
+// MARK: - Passes over the vocabulary, and SwiGLU (exp512.c): AVX-512 when the CPU has it
 
-/// 1 when this CPU has AVX-512F, which the two functions below require.
+/// 1 when this CPU has AVX-512F, which the functions below require.
 int ad_kernels_have_avx512f(void);
 
 /// out[i] = exp((x[i] - shift) * scale) for i < n (exactly 0 where the argument is below -87);
