@@ -14,6 +14,11 @@ public enum VectorOps {
         while i < n { out[i] = x[i] * scale * weight[i]; i += 1 }
     }
 
+    /// Asks for the `bytes` bytes at p to be brought into the caches (one prefetch per line): for
+    /// small arrays that the weights streamed since their last use have evicted, ahead of a use.
+    @inline(__always)
+    public static func prefetch(_ p: UnsafeRawPointer, bytes: Int) { ad_prefetch(p, bytes) }
+
     /// y += x
     @inline(__always)
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {

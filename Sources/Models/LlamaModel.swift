@@ -157,6 +157,9 @@ public final class LlamaModel: @unchecked Sendable {
             clock.lap(.cacheWrite)
             attention(layer: li, q: q, out: ws.attn.pointer, caches: rowCache, positions: rowPos, ws: ws)
             clock.lap(.attention)
+            // Each norm's weights are cold by its turn (the matrices streamed since): fetched
+            // during the product before it.
+            L.ffnNorm.withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
             linear([(L.wo, ws.tmp.pointer)], input: ws.attn.pointer, tokens: T, ws: ws)
             clock.lap(.attentionOutput)
             VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
@@ -170,6 +173,8 @@ public final class LlamaModel: @unchecked Sendable {
             clock.lap(.gateUp)
             swiglu(g, u, tokens: T)
             clock.lap(.swiglu)
+            (li + 1 < weights.layers.count ? weights.layers[li + 1].attnNorm : weights.outputNorm)
+                .withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
             linear([(L.down, ws.tmp.pointer)], input: g, tokens: T, ws: ws)
             clock.lap(.down)
             VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
