@@ -30,10 +30,10 @@ public enum VectorOps {
     /// gate = silu(gate) * up  (SwiGLU), in place.
     @inline(__always)
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
+        if passesUseAVX512 { ad_swiglu_avx512(gate, up, Int32(n)); return }  // the same rule in 16 lanes (exp512.c)
         // SIMD exp (libm's scalar expf made this 4.6% of a decoded token). sigmoid(g) from
         // s = e^-|g|, inside expSIMD's domain for every g: 1 / (1 + s) for g >= 0, s / (1 + s) below,
         // the numerator chosen by the sign bit (bit operations: SIMD masks are slow here, see Exp.swift).
-        if passesUseAVX512 { ad_swiglu_avx512(gate, up, Int32(n)); return }  // the same rule in 16 lanes (exp512.c)
         var i = 0
         let one = SIMD8<Float>(repeating: 1)
         let oneBits = unsafeBitCast(one, to: SIMD8<Int32>.self)
