@@ -162,7 +162,8 @@ struct BenchCommand: ParsableCommand {
                 return ["test": r.test, "tokens_per_second": s.mean, "stddev": s.sd, "samples": r.samples]
             }
             Console.jsonLine(["model": lm.name, "path": lm.path, "size_bytes": fileSize, "threads": m.pool.threadCount,
-                              "weights_bytes_per_token": m.weights.bytesPerToken, "results": results,
+                              "weights_bytes_per_token": m.weights.bytesPerToken, "precision": modelOptions.precision.rawValue,
+                              "results": results,
                               "heads": heads.map { h -> Any in
                                   ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros,
                                    "heads_us_median": headsMedian, "sampling_us_median": samplingMedian] } ?? NSNull(),
