@@ -75,6 +75,17 @@ public final class KVCache: @unchecked Sendable {
     @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutableRawPointer { keys[layer] + head * capacity * headDim * element.bytes }
     @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutableRawPointer { values[layer] + head * capacity * headDim * element.bytes }
 
+    /// Brings the lines that `write(layer:position:...)` will fill into the cache: each new
+    /// position's rows are cold (the weights streamed since evicted them), and fetched one head
+    /// at a time when written, their misses do not overlap.
+    func prefetchRow(layer: Int, position p: Int) {
+        let rowBytes = headDim * element.bytes
+        for h in 0..<kvHeads {
+            VectorOps.prefetch(keys(layer: layer, head: h) + p * rowBytes, bytes: rowBytes)
+            VectorOps.prefetch(values(layer: layer, head: h) + p * rowBytes, bytes: rowBytes)
+        }
+    }
+
     /// Stores one position's K and V ([kvDim] each, heads one after another) for `layer`.
     func write(layer: Int, position p: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
         switch element {

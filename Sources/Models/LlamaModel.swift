@@ -147,6 +147,9 @@ public final class LlamaModel: @unchecked Sendable {
             for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.attnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
             clock.lap(.norms)
             let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
+            // The cache lines this layer's K/V rows go to, fetched under the product (for a
+            // prompt its rows are contiguous and the hardware prefetcher follows them).
+            if T <= 64 { for t in 0..<T { rowCache[t].prefetchRow(layer: li, position: rowPos[t]) } }
             linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws)
             clock.lap(.qkv)
             prepareQK(L, q: q, k: k, v: v, tokens: T, ws: ws)
