@@ -142,15 +142,27 @@ public final class LlamaModel: @unchecked Sendable {
         for t in 0..<T { rope.table(position: rowPos[t], into: ws.ropeTable.pointer + t * c.headDim) }
         clock.lap(.qkPrepare)
 
+        // In batches of 16 rows or more (integer activations), each row's residual add and norm
+        // run inside the next product's parallel quantize step, each thread on its own rows,
+        // instead of on the caller alone: the same operations per row, so the same bits (the
+        // profile then counts them in that product). The FFN's residual is then added at the
+        // start of the next layer.
+        let rowsInProducts = precision.isInteger && T >= 16
+        let H = c.hidden, tmp = ws.tmp.pointer
         for (li, L) in weights.layers.enumerated() {
             // Attention block.
-            for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.attnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
-            clock.lap(.norms)
+            let attentionRows = { (rows: Range<Int>) in
+                for t in rows {
+                    if rowsInProducts && li > 0 { VectorOps.add(x + t * H, tmp + t * H, n: H) }
+                    VectorOps.rmsNorm(x + t * H, L.attnNorm, xn + t * H, n: H, eps: c.normEps)
+                }
+            }
+            if !rowsInProducts { attentionRows(0..<T); clock.lap(.norms) }
             let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
             // The cache lines this layer's K/V rows go to, fetched under the product (for a
             // prompt its rows are contiguous and the hardware prefetcher follows them).
             if T <= 64 { for t in 0..<T { rowCache[t].prefetchRow(layer: li, position: rowPos[t]) } }
-            linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws)
+            linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? attentionRows : nil)
             clock.lap(.qkv)
             prepareQK(L, q: q, k: k, v: v, tokens: T, ws: ws)
             clock.lap(.qkPrepare)
@@ -163,24 +175,38 @@ public final class LlamaModel: @unchecked Sendable {
             // Each norm's weights are cold by its turn (the matrices streamed since): fetched
             // during the product before it.
             L.ffnNorm.withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
-            linear([(L.wo, ws.tmp.pointer)], input: ws.attn.pointer, tokens: T, ws: ws)
+            linear([(L.wo, tmp)], input: ws.attn.pointer, tokens: T, ws: ws)
             clock.lap(.attentionOutput)
-            VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
-            clock.lap(.residual)
 
             // Feed-forward block (SwiGLU).
-            for t in 0..<T { VectorOps.rmsNorm(x + t * c.hidden, L.ffnNorm, xn + t * c.hidden, n: c.hidden, eps: c.normEps) }
-            clock.lap(.norms)
+            let ffnRows = { (rows: Range<Int>) in
+                for t in rows {
+                    VectorOps.add(x + t * H, tmp + t * H, n: H)
+                    VectorOps.rmsNorm(x + t * H, L.ffnNorm, xn + t * H, n: H, eps: c.normEps)
+                }
+            }
+            if !rowsInProducts {
+                VectorOps.add(x, tmp, n: T * H)
+                clock.lap(.residual)
+                for t in 0..<T { VectorOps.rmsNorm(x + t * H, L.ffnNorm, xn + t * H, n: H, eps: c.normEps) }
+                clock.lap(.norms)
+            }
             let g = ws.gate.pointer, u = ws.up.pointer  // [T, ffn]
-            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws)
+            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil)
             clock.lap(.gateUp)
             swiglu(g, u, tokens: T)
             clock.lap(.swiglu)
             (li + 1 < weights.layers.count ? weights.layers[li + 1].attnNorm : weights.outputNorm)
                 .withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
-            linear([(L.down, ws.tmp.pointer)], input: g, tokens: T, ws: ws)
+            linear([(L.down, tmp)], input: g, tokens: T, ws: ws)
             clock.lap(.down)
-            VectorOps.add(x, ws.tmp.pointer, n: T * c.hidden)
+            if !rowsInProducts {
+                VectorOps.add(x, tmp, n: T * H)
+                clock.lap(.residual)
+            }
+        }
+        if rowsInProducts && !weights.layers.isEmpty {  // the last layer's FFN residual
+            VectorOps.add(x, tmp, n: T * H)
             clock.lap(.residual)
         }
         for step in batch { step.context.cache.length += step.tokens.count }
@@ -359,9 +385,10 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel
-    /// region over the concatenated rows of all matrices.
+    /// region over the concatenated rows of all matrices. `rowsFirst(rows)` computes those rows
+    /// of the input first: inside the parallel quantize step when there is one, else on the caller.
     private func linear(_ mats: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafePointer<Float>,
-                        tokens T: Int, ws: Workspace) {
+                        tokens T: Int, ws: Workspace, rowsFirst: ((Range<Int>) -> Void)? = nil) {
         let cols = mats[0].0.cols
         let total = mats.reduce(0) { $0 + $1.0.rows }
         let eightBit = precision == .int8
@@ -371,10 +398,15 @@ public final class LlamaModel: @unchecked Sendable {
             ? QuantizedActivations(values: ws.qValues.pointer, scales: ws.qScales.pointer, sums: ws.qSums.pointer,
                                    cols: cols, eightBit: eightBit) : nil
         let sums = ws.blockSums.pointer
-        if let quantized {
-            if T >= 16 { pool.parallelFor(T) { quantized.quantize(input, tokens: $0) } } else { quantized.quantize(input, tokens: 0..<T) }
-        } else if T == 1 && mats.contains(where: { $0.0.needsBlockSums }) {
-            blockSums(input, cols: cols, into: sums)
+        if let quantized, T >= 16 {
+            pool.parallelFor(T) { rowsFirst?($0); quantized.quantize(input, tokens: $0) }
+        } else {
+            rowsFirst?(0..<T)
+            if let quantized {
+                quantized.quantize(input, tokens: 0..<T)
+            } else if T == 1 && mats.contains(where: { $0.0.needsBlockSums }) {
+                blockSums(input, cols: cols, into: sums)
+            }
         }
         let n = pool.threadCount
         // Packed matrices compute 16 rows at a time: split on multiples of 16.
