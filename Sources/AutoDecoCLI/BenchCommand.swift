@@ -186,7 +186,8 @@ struct BenchCommand: ParsableCommand {
             Console.out("\n" + ProfileTable(profile: stepProfile, weights: m.weights).markdown())
         }
         if profile && batchProfile.passes > 0 {
-            Console.out("\n" + ProfileTable(profile: batchProfile, weights: m.weights, sequences: batch).markdown())
+            Console.out("\n" + ProfileTable(profile: batchProfile, weights: m.weights, sequences: batch,
+                                                 rowStepsInProducts: m.rowStepsRunInProducts(tokens: batch)).markdown())
         }
         if heads != nil, let tg = rows.first(where: { $0.test == "tg\(nGen)" }) {
             let tokenMicros = 1e6 / stats(tg.samples).mean

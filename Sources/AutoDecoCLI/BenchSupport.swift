@@ -40,6 +40,8 @@ struct ProfileTable {
     let weights: LlamaWeights
     /// Sequences decoded together in each pass: times are reported per token, i.e. per pass / this.
     var sequences = 1
+    /// Whether the passes ran the rows' residual adds and norms inside the products.
+    var rowStepsInProducts = false
 
     /// Weight bytes a step reads per token (matrix products only).
     func weightBytes(_ step: ForwardStep) -> Int {
@@ -73,6 +75,9 @@ struct ProfileTable {
         for r in rows {
             s += String(format: "| %@ | %.1f | %.1f%% | %@ |\n", r.step.name, r.micros, 100 * r.share,
                         r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "")
+        }
+        if rowStepsInProducts {
+            s += "\n(In a pass of \(sequences) rows the residual adds and RMSNorms run inside the products' parallel quantize step: counted in the product after them.)\n"
         }
         return s
     }

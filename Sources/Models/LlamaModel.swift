@@ -147,7 +147,7 @@ public final class LlamaModel: @unchecked Sendable {
         // instead of on the caller alone: the same operations per row, so the same bits (the
         // profile then counts them in that product). The FFN's residual is then added at the
         // start of the next layer.
-        let rowsInProducts = precision.isInteger && T >= 16
+        let rowsInProducts = rowStepsRunInProducts(tokens: T)
         let H = c.hidden, tmp = ws.tmp.pointer
         for (li, L) in weights.layers.enumerated() {
             // Attention block.
@@ -245,6 +245,10 @@ public final class LlamaModel: @unchecked Sendable {
         return ForwardPassOutput(hidden: hidden, logits: logits, hiddenRows: hiddenRows, logitRows: logitRows,
                                  width: (c.hidden, c.vocab))
     }
+
+    /// Whether a pass over `tokens` rows runs each row's residual adds and norms inside the
+    /// products' parallel quantize step (so a profile counts them in the product after them).
+    public func rowStepsRunInProducts(tokens: Int) -> Bool { precision.isInteger && tokens >= 16 }
 
     /// The LM head over final hidden states [N, hidden] (already normalised): logits [N, vocab].
     public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
