@@ -169,6 +169,7 @@ struct BenchCommand: ParsableCommand {
                                    "heads_us_median": headsMedian, "sampling_us_median": samplingMedian] } ?? NSNull(),
                               "profile": profile && stepProfile.passes > 0
                                   ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull(),
+                              "batch_row_steps_in_products": batch > 0 && m.rowStepsRunInProducts(tokens: batch),
                               "batch_profile": profile && batchProfile.passes > 0
                                   ? ProfileTable(profile: batchProfile, weights: m.weights, sequences: batch).json() : NSNull()])
             return

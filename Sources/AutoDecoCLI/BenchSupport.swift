@@ -77,7 +77,7 @@ struct ProfileTable {
                         r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "")
         }
         if rowStepsInProducts {
-            s += "\n(In a pass of \(sequences) rows the residual adds and RMSNorms run inside the products' parallel quantize step: counted in the product after them.)\n"
+            s += "\n(In a pass of \(sequences) rows each layer's residual adds and RMSNorms run as part of the product after them, in its parallel quantize step, and are counted there; only the last layer's residual is timed on its own.)\n"
         }
         return s
     }

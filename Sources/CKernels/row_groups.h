@@ -4,8 +4,8 @@
 // a chunk, a group's weights (<= 16 KB for 1536 columns) stay in L1 across its tiles of up to 8
 // tokens. The first tile of a group prefetches the next group: batches are bound by
 // instructions, and waiting for the first tile's weights cost a quarter of the speed (measured);
-// one token, bound by memory, decodes 6-18% faster with it on a Zen 5 instance, four sequences
-// 14% (the hardware prefetcher alone leaves gaps in the stream; docs/performance.md, item 18).
+// one token, bound by memory, decodes 18-20% faster with it on a Zen 5 instance, four sequences
+// 12-17% (the hardware prefetcher alone leaves gaps in the stream; docs/performance.md, item 18).
 #ifndef AUTODECO_ROW_GROUPS_H
 #define AUTODECO_ROW_GROUPS_H
 #include <stdint.h>
