@@ -248,7 +248,11 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Whether a pass over `tokens` rows runs each row's residual adds and norms inside the
     /// products' parallel quantize step (so a profile counts them in the product after them).
-    public func rowStepsRunInProducts(tokens: Int) -> Bool { precision.isInteger && tokens >= 16 }
+    public func rowStepsRunInProducts(tokens: Int) -> Bool { precision.isInteger && tokens >= Self.parallelQuantizeRows }
+
+    /// From this many rows a product's integer activations are rounded by all threads, each its
+    /// own rows (below, one thread does it faster than a dispatch).
+    private static let parallelQuantizeRows = 16
 
     /// The LM head over final hidden states [N, hidden] (already normalised): logits [N, vocab].
     public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
@@ -402,7 +406,7 @@ public final class LlamaModel: @unchecked Sendable {
             ? QuantizedActivations(values: ws.qValues.pointer, scales: ws.qScales.pointer, sums: ws.qSums.pointer,
                                    cols: cols, eightBit: eightBit) : nil
         let sums = ws.blockSums.pointer
-        if let quantized, T >= 16 {
+        if let quantized, T >= Self.parallelQuantizeRows {
             pool.parallelFor(T) { rowsFirst?($0); quantized.quantize(input, tokens: $0) }
         } else {
             rowsFirst?(0..<T)
