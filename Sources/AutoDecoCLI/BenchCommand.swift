@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of the table.")
     var json = false
 
-    @Option(name: .long, help: "Also measure decoding with these AutoDeco heads: tgN+heads runs the heads and full-vocabulary top-p sampling after every token, and their cost per token is reported.")
+    @Option(name: .long, help: "Also measure decoding with these AutoDeco heads: tgN+heads runs the heads and full-vocabulary top-p sampling after every token, and their cost per token is reported. With --batch, tgN×B+heads does the same for every sequence of the batch (each with its own controller and sampler, as a batched evaluation runs them).")
     var heads: String?
 
     @Option(name: [.customShort("b"), .customLong("batch")], help: "Also decode this many sequences together (tgN×B: B sequences, N steps each, one batched forward pass per step; reports aggregate tokens/s). 0 = skip.")
@@ -104,8 +104,18 @@ struct BenchCommand: ParsableCommand {
         }
         let batchProfile = ForwardProfile()
         if batch > 0 && nGen > 0 {
-            rows.append(("tg\(nGen)×\(batch)" + suffix, try BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: profile ? batchProfile : nil)
-                .run(repetitions: repetitions, contexts: (0..<batch).map { _ in makeContext(nGen) }, depth: depth, firstToken: { tokens(batch) })))
+            var plain = BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: profile ? batchProfile : nil)
+            rows.append(("tg\(nGen)×\(batch)" + suffix, try plain.run(repetitions: repetitions, contexts: (0..<batch).map { _ in makeContext(nGen) },
+                                                                    depth: depth, firstToken: { tokens(batch) })))
+        }
+        // With heads and a batch: every sequence runs its own controller and sampler after each step.
+        var batchedHeads: BatchedDecodeBenchmark?
+        if let heads, batch > 0 && nGen > 0 {
+            var b = BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: nil,
+                                           heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config))
+            rows.append(("tg\(nGen)×\(batch)+heads" + suffix, try b.run(repetitions: repetitions, contexts: (0..<batch).map { _ in makeContext(nGen) },
+                                                                         depth: depth, firstToken: { tokens(batch) })))
+            batchedHeads = b
         }
         // With heads: a real generation (sampled tokens fed back, from a chat prompt) running the
         // controller and the sampler after every token, user T = P = 1 and no top-k/min-p, so top-p
@@ -167,6 +177,9 @@ struct BenchCommand: ParsableCommand {
                               "heads": heads.map { h -> Any in
                                   ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros,
                                    "heads_us_median": headsMedian, "sampling_us_median": samplingMedian] } ?? NSNull(),
+                              "batch_heads": batchedHeads.flatMap { b -> Any? in
+                                  b.decidedTokens > 0 ? ["sequences": batch, "heads_us_per_token": Double(b.decideNanos) / Double(b.decidedTokens) / 1000,
+                                                         "sampling_us_per_token": Double(b.samplingNanos) / Double(b.decidedTokens) / 1000] : nil } ?? NSNull(),
                               "profile": profile && stepProfile.passes > 0
                                   ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull(),
                               "batch_row_steps_in_products": batch > 0 && m.rowStepsRunInProducts(tokens: batch),
@@ -196,6 +209,12 @@ struct BenchCommand: ParsableCommand {
                                headsMicros, samplingMicros, 100 * (headsMicros + samplingMicros) / tokenMicros, tokenMicros))
             Console.out(String(format: "medians per token: heads %.1f µs, sampling %.1f µs; together %.2f%% of the tg token\n",
                                headsMedian, samplingMedian, 100 * (headsMedian + samplingMedian) / tokenMicros))
+        }
+        if let b = batchedHeads, b.decidedTokens > 0, let tg = rows.first(where: { $0.test == "tg\(nGen)×\(batch)" + suffix }) {
+            let tokenMicros = 1e6 / stats(tg.samples).mean
+            let decide = Double(b.decideNanos) / Double(b.decidedTokens) / 1000, sample = Double(b.samplingNanos) / Double(b.decidedTokens) / 1000
+            Console.out(String(format: "\nin a batch of %d: heads %.1f µs/token, sampling %.1f µs/token; together %.2f%% of a tg×%d token (%.0f µs)\n",
+                               batch, decide, sample, 100 * (decide + sample) / tokenMicros, batch, tokenMicros))
         }
     }
 }

@@ -9,23 +9,54 @@ struct BatchedDecodeBenchmark {
     let steps: Int
     /// Charged with the timed repetitions' forward steps when given.
     let profile: ForwardProfile?
+    /// tgN×B+heads: each sequence's own AutoDeco controller and full-vocabulary top-p sampler
+    /// (user T = P = 1) pick its next token, as a batched evaluation does; nil feeds back argmax.
+    var heads: AutoDecoHeads? = nil
+    /// Time spent in the controllers' decisions and in sampling over the timed repetitions, and
+    /// the tokens they decided.
+    private(set) var decideNanos: UInt64 = 0, samplingNanos: UInt64 = 0, decidedTokens = 0
+
+    init(model: LlamaModel, sequences: Int, steps: Int, profile: ForwardProfile?, heads: AutoDecoHeads? = nil) {
+        self.model = model; self.sequences = sequences; self.steps = steps; self.profile = profile; self.heads = heads
+    }
 
     /// `contexts` (one per sequence, room for `depth + steps` positions) are emptied back to `depth` before each repetition.
-    func run(repetitions: Int, contexts: [ModelContext], depth: Int, firstToken: () -> [Int32]) throws -> [Double] {
+    mutating func run(repetitions: Int, contexts: [ModelContext], depth: Int, firstToken: () -> [Int32]) throws -> [Double] {
         let workspace = model.makeWorkspace()
         let first = firstToken()
         var samples = [Double]()
+        let controllers = heads.map { h in (0..<sequences).map { _ in AutoDecoController(heads: h, pool: model.pool) } }
+        let H = model.config.hidden
         for rep in 0...repetitions {
             contexts.forEach { $0.cache.truncate(to: depth) }
             workspace.profile = rep > 0 ? profile : nil
+            var samplers = (0..<sequences).map { i in
+                var s = Sampler(parameters: .unfiltered(seed: UInt64(rep * sequences + i)))
+                s.computesLogprobs = false
+                return s
+            }
             var next = first
             let start = Date()
             for _ in 0..<steps {
                 let pass = try model.forwardPass(batch: contexts.indices.map {
                     SequenceStep(tokens: [next[$0]], context: contexts[$0], logits: .last)
                 }, workspace: workspace)
-                // Feed back each sequence's argmax so the sequences differ, as in real decoding.
-                next = (0..<pass.count).map { i in pass.withRows(of: i) { _, l in Int32(VectorOps.argmax(l.baseAddress!, n: l.count).index) } }
+                guard let controllers else {
+                    // Without heads: each sequence's argmax, so the sequences differ, as in real decoding.
+                    next = (0..<pass.count).map { i in pass.withRows(of: i) { _, l in Int32(VectorOps.argmax(l.baseAddress!, n: l.count).index) } }
+                    continue
+                }
+                // With heads: each sequence's controller, then its sampler, as the batch generator runs them.
+                next = (0..<pass.count).map { i in pass.withRows(of: i) { hidden, l in
+                    let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    let d = controllers[i].decide(hidden: h, logits: l)
+                    let t1 = DispatchTime.now().uptimeNanoseconds
+                    let id = samplers[i].sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights).id
+                    let t2 = DispatchTime.now().uptimeNanoseconds
+                    if rep > 0 { decideNanos += t1 - t0; samplingNanos += t2 - t1; decidedTokens += 1 }
+                    return id
+                } }
             }
             if rep > 0 { samples.append(Double(sequences * steps) / Date().timeIntervalSince(start)) }
         }
