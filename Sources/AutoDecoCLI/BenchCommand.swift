@@ -177,9 +177,8 @@ struct BenchCommand: ParsableCommand {
                               "heads": heads.map { h -> Any in
                                   ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros,
                                    "heads_us_median": headsMedian, "sampling_us_median": samplingMedian] } ?? NSNull(),
-                              "batch_heads": batchedHeads.flatMap { b -> Any? in
-                                  b.decidedTokens > 0 ? ["sequences": batch, "heads_us_per_token": Double(b.decideNanos) / Double(b.decidedTokens) / 1000,
-                                                         "sampling_us_per_token": Double(b.samplingNanos) / Double(b.decidedTokens) / 1000] : nil } ?? NSNull(),
+                              "batch_heads": batchedHeads?.microsPerToken.map { us -> Any in
+                                  ["sequences": batch, "heads_us_per_token": us.decide, "sampling_us_per_token": us.sampling] } ?? NSNull(),
                               "profile": profile && stepProfile.passes > 0
                                   ? ProfileTable(profile: stepProfile, weights: m.weights).json() : NSNull(),
                               "batch_row_steps_in_products": batch > 0 && m.rowStepsRunInProducts(tokens: batch),
@@ -210,11 +209,10 @@ struct BenchCommand: ParsableCommand {
             Console.out(String(format: "medians per token: heads %.1f µs, sampling %.1f µs; together %.2f%% of the tg token\n",
                                headsMedian, samplingMedian, 100 * (headsMedian + samplingMedian) / tokenMicros))
         }
-        if let b = batchedHeads, b.decidedTokens > 0, let tg = rows.first(where: { $0.test == "tg\(nGen)×\(batch)" + suffix }) {
+        if let us = batchedHeads?.microsPerToken, let tg = rows.first(where: { $0.test == "tg\(nGen)×\(batch)" + suffix }) {
             let tokenMicros = 1e6 / stats(tg.samples).mean
-            let decide = Double(b.decideNanos) / Double(b.decidedTokens) / 1000, sample = Double(b.samplingNanos) / Double(b.decidedTokens) / 1000
             Console.out(String(format: "\nin a batch of %d: heads %.1f µs/token, sampling %.1f µs/token; together %.2f%% of a tg×%d token (%.0f µs)\n",
-                               batch, decide, sample, 100 * (decide + sample) / tokenMicros, batch, tokenMicros))
+                               batch, us.decide, us.sampling, 100 * (us.decide + us.sampling) / tokenMicros, batch, tokenMicros))
         }
     }
 }

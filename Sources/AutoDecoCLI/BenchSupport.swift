@@ -11,10 +11,15 @@ struct BatchedDecodeBenchmark {
     let profile: ForwardProfile?
     /// tgN×B+heads: each sequence's own AutoDeco controller and full-vocabulary top-p sampler
     /// (user T = P = 1) pick its next token, as a batched evaluation does; nil feeds back argmax.
-    var heads: AutoDecoHeads? = nil
+    let heads: AutoDecoHeads?
     /// Time spent in the controllers' decisions and in sampling over the timed repetitions, and
     /// the tokens they decided.
     private(set) var decideNanos: UInt64 = 0, samplingNanos: UInt64 = 0, decidedTokens = 0
+
+    /// Mean µs per decided token of the decisions and of the sampling (nil before a timed run with heads).
+    var microsPerToken: (decide: Double, sampling: Double)? {
+        decidedTokens > 0 ? (Double(decideNanos) / Double(decidedTokens) / 1000, Double(samplingNanos) / Double(decidedTokens) / 1000) : nil
+    }
 
     init(model: LlamaModel, sequences: Int, steps: Int, profile: ForwardProfile?, heads: AutoDecoHeads? = nil) {
         self.model = model; self.sequences = sequences; self.steps = steps; self.profile = profile; self.heads = heads
@@ -30,7 +35,7 @@ struct BatchedDecodeBenchmark {
         for rep in 0...repetitions {
             contexts.forEach { $0.cache.truncate(to: depth) }
             workspace.profile = rep > 0 ? profile : nil
-            var samplers = (0..<sequences).map { i in
+            var samplers = controllers == nil ? [Sampler]() : (0..<sequences).map { i in
                 var s = Sampler(parameters: .unfiltered(seed: UInt64(rep * sequences + i)))
                 s.computesLogprobs = false
                 return s
