@@ -3,7 +3,7 @@ import Foundation
 /// The steps of a forward pass, in the order they run.
 public enum ForwardStep: Int, CaseIterable, Sendable {
     case embedding, norms, qkv, qkPrepare, cacheWrite, attention, attentionOutput, residual,
-         gateUp, swiglu, down, lmHead
+         gateUp, down, lmHead
 
     public var name: String {
         switch self {
@@ -15,8 +15,7 @@ public enum ForwardStep: Int, CaseIterable, Sendable {
         case .attention: return "attention"
         case .attentionOutput: return "attention output projection"
         case .residual: return "residual adds"
-        case .gateUp: return "FFN gate+up projections"
-        case .swiglu: return "SwiGLU"
+        case .gateUp: return "FFN gate+up projections and SwiGLU"
         case .down: return "FFN down projection"
         case .lmHead: return "final norm + LM head"
         }

@@ -192,10 +192,13 @@ public final class LlamaModel: @unchecked Sendable {
                 clock.lap(.norms)
             }
             let g = ws.gate.pointer, u = ws.up.pointer  // [T, ffn]
-            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil)
+            // Each thread computes the same gate and up rows, then g = silu(g) * u on those columns
+            // of every token while they are in its cache (no region of its own, nothing read from
+            // the other core); counted in the gate+up step.
+            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil) { cols in
+                for t in 0..<T { VectorOps.swiglu(g + t * c.ffn + cols.lowerBound, u + t * c.ffn + cols.lowerBound, n: cols.count) }
+            }
             clock.lap(.gateUp)
-            swiglu(g, u, tokens: T)
-            clock.lap(.swiglu)
             (li + 1 < weights.layers.count ? weights.layers[li + 1].attnNorm : weights.outputNorm)
                 .withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
             linear([(L.down, tmp)], input: g, tokens: T, ws: ws)
@@ -296,14 +299,6 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// g = silu(g) * u over [T, ffn]; split over the threads from four rows on (for one row the
-    /// dispatch would cost about what the split saves).
-    private func swiglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, tokens T: Int) {
-        pool.parallelFor(T * config.ffn, minPerThread: 2 * config.ffn) { r in
-            VectorOps.swiglu(g + r.lowerBound, u + r.lowerBound, n: r.count)
-        }
-    }
-
     /// Causal grouped-query attention: row t attends over its own cache up to its position; out is [T, qDim].
     private func attention(layer: Int, q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                            caches: [KVCache], positions: [Int], ws: Workspace) {
@@ -395,8 +390,12 @@ public final class LlamaModel: @unchecked Sendable {
     /// out_i = input W_i^T for each (W_i, out_i), all sharing one input [T, cols]; one parallel
     /// region over the concatenated rows of all matrices. `rowsFirst(rows)` computes those rows
     /// of the input first: inside the parallel quantize step when there is one, else on the caller.
+    /// `paired`: the matrices have the same rows and each thread computes the same rows of every
+    /// one (rather than its share of their concatenation), then calls `paired` with them, while
+    /// its outputs are in its cache (SwiGLU on the gate and up rows it just computed).
     private func linear(_ mats: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafePointer<Float>,
-                        tokens T: Int, ws: Workspace, rowsFirst: ((Range<Int>) -> Void)? = nil) {
+                        tokens T: Int, ws: Workspace, rowsFirst: ((Range<Int>) -> Void)? = nil,
+                        paired: ((Range<Int>) -> Void)? = nil) {
         let cols = mats[0].0.cols
         let total = mats.reduce(0) { $0 + $1.0.rows }
         let eightBit = precision == .int8
@@ -419,20 +418,31 @@ public final class LlamaModel: @unchecked Sendable {
         let n = pool.threadCount
         // Packed matrices compute 16 rows at a time: split on multiples of 16.
         let unit = mats.allSatisfy { $0.0.packed != nil } ? 16 : 1
+        func product(_ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, rows: Range<Int>, thread: Int) {
+            if let quantized {
+                MatMul.matmul(w, quantized, tokens: T, out, ldy: w.rows, rows: rows)
+            } else if T == 1 {
+                MatMul.matvec(w, input, sums, out, rows: rows)
+            } else {
+                MatMul.matmul(w, input, tokens: T, out, ldy: w.rows, rows: rows, panel: ws.panels[thread].pointer)
+            }
+        }
+        if let paired {
+            precondition(mats.allSatisfy { $0.0.rows == mats[0].0.rows }, "paired matrices of different heights")
+            pool.run { thread in
+                let mine = ThreadPool.part(thread, of: n, count: mats[0].0.rows, unit: unit)
+                guard !mine.isEmpty else { return }
+                for (w, out) in mats { product(w, out, rows: mine, thread: thread) }
+                paired(mine)
+            }
+            return
+        }
         pool.run { thread in
             let mine = ThreadPool.part(thread, of: n, count: total, unit: unit), lo = mine.lowerBound, hi = mine.upperBound
             var base = 0
             for (w, out) in mats {
                 let a = max(lo, base) - base, b = min(hi, base + w.rows) - base
-                if a < b {
-                    if let quantized {
-                        MatMul.matmul(w, quantized, tokens: T, out, ldy: w.rows, rows: a..<b)
-                    } else if T == 1 {
-                        MatMul.matvec(w, input, sums, out, rows: a..<b)
-                    } else {
-                        MatMul.matmul(w, input, tokens: T, out, ldy: w.rows, rows: a..<b, panel: ws.panels[thread].pointer)
-                    }
-                }
+                if a < b { product(w, out, rows: a..<b, thread: thread) }
                 base += w.rows
             }
         }
