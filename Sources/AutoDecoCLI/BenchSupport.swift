@@ -10,15 +10,19 @@ struct BatchedDecodeBenchmark {
     /// Charged with the timed repetitions' forward steps when given.
     let profile: ForwardProfile?
     /// tgN×B+heads: each sequence's own AutoDeco controller and full-vocabulary top-p sampler
-    /// (user T = P = 1) pick its next token, as a batched evaluation does; nil feeds back argmax.
+    /// (user T = P = 1) pick its next token, as the batch generator runs them (each thread of the
+    /// pool takes whole sequences); nil feeds back argmax.
     let heads: AutoDecoHeads?
-    /// Time spent in the controllers' decisions and in sampling over the timed repetitions, and
-    /// the tokens they decided.
-    private(set) var decideNanos: UInt64 = 0, samplingNanos: UInt64 = 0, decidedTokens = 0
+    /// Over the timed repetitions: the wall time of the steps' decide-and-sample regions, the
+    /// threads' time inside decisions and inside sampling, and the tokens decided.
+    private(set) var wallNanos: UInt64 = 0, decideNanos: UInt64 = 0, samplingNanos: UInt64 = 0, decidedTokens = 0
 
-    /// Mean µs per decided token of the decisions and of the sampling (nil before a timed run with heads).
-    var microsPerToken: (decide: Double, sampling: Double)? {
-        decidedTokens > 0 ? (Double(decideNanos) / Double(decidedTokens) / 1000, Double(samplingNanos) / Double(decidedTokens) / 1000) : nil
+    /// µs per decided token: wall (both threads at work), and thread time in the decisions and in
+    /// the sampling (nil before a timed run with heads).
+    var microsPerToken: (wall: Double, decide: Double, sampling: Double)? {
+        guard decidedTokens > 0 else { return nil }
+        let n = Double(decidedTokens) * 1000
+        return (Double(wallNanos) / n, Double(decideNanos) / n, Double(samplingNanos) / n)
     }
 
     init(model: LlamaModel, sequences: Int, steps: Int, profile: ForwardProfile?, heads: AutoDecoHeads? = nil) {
@@ -51,17 +55,39 @@ struct BatchedDecodeBenchmark {
                     next = (0..<pass.count).map { i in pass.withRows(of: i) { _, l in Int32(VectorOps.argmax(l.baseAddress!, n: l.count).index) } }
                     continue
                 }
-                // With heads: each sequence's controller, then its sampler, as the batch generator runs them.
-                next = (0..<pass.count).map { i in pass.withRows(of: i) { hidden, l in
-                    let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    let d = controllers[i].decide(hidden: h, logits: l)
-                    let t1 = DispatchTime.now().uptimeNanoseconds
-                    let id = samplers[i].sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights).id
-                    let t2 = DispatchTime.now().uptimeNanoseconds
-                    if rep > 0 { decideNanos += t1 - t0; samplingNanos += t2 - t1; decidedTokens += 1 }
-                    return id
-                } }
+                // With heads: each thread takes every n-th sequence whole (its controller decides
+                // on that thread alone, then its sampler draws), as the batch generator runs them.
+                let pool = model.pool, n = pool.threadCount
+                var ids = [Int32](repeating: 0, count: pass.count)
+                var decideParts = [UInt64](repeating: 0, count: n), samplingParts = [UInt64](repeating: 0, count: n)
+                let start = DispatchTime.now().uptimeNanoseconds
+                ids.withUnsafeMutableBufferPointer { idBuffer in
+                    samplers.withUnsafeMutableBufferPointer { samplerBuffer in
+                        decideParts.withUnsafeMutableBufferPointer { d in
+                            samplingParts.withUnsafeMutableBufferPointer { sp in
+                                let out = idBuffer, samplers = samplerBuffer, decideTime = d, samplingTime = sp
+                                pool.run { thread in
+                                    for i in stride(from: thread, to: pass.count, by: n) {
+                                        pass.withRows(of: i) { hidden, l in
+                                            let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
+                                            let t0 = DispatchTime.now().uptimeNanoseconds
+                                            let d = controllers[i].decideOnThisThread(hidden: h, logits: l)
+                                            let t1 = DispatchTime.now().uptimeNanoseconds
+                                            out[i] = samplers[i].sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights).id
+                                            decideTime[thread] += t1 - t0
+                                            samplingTime[thread] += DispatchTime.now().uptimeNanoseconds - t1
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                if rep > 0 {
+                    wallNanos += DispatchTime.now().uptimeNanoseconds - start
+                    decideNanos += decideParts.reduce(0, +); samplingNanos += samplingParts.reduce(0, +); decidedTokens += pass.count
+                }
+                next = ids
             }
             if rep > 0 { samples.append(Double(sequences * steps) / Date().timeIntervalSince(start)) }
         }

@@ -76,6 +76,12 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// `body(k)` for every thread index k, one after another on the calling thread: the same parts
+    /// as `run`, so the same arithmetic, for work that is itself one of several run in parallel.
+    public func runInline(_ body: (Int) -> Void) {
+        for k in 0..<threadCount { body(k) }
+    }
+
     /// Part k of `parts` contiguous parts of 0..<count, cut on multiples of `unit` (the last
     /// part also takes the remainder): how every parallel region here divides its work.
     public static func part(_ k: Int, of parts: Int, count: Int, unit: Int = 1) -> Range<Int> {

@@ -53,6 +53,36 @@ import AutoDeco
         #expect(summary.topP != nil)
     }
 
+    /// In a batch, each thread of the pool decides and samples whole sequences (the controller on
+    /// that thread alone): every sequence still gets, to the bit, the tokens and the per-token T
+    /// and P it gets generated alone, where the controller splits its work over the threads.
+    @Test func batchedSequencesWithHeadsEqualSeparateGenerations() throws {
+        let lm = try Self.model.get()
+        let heads = AutoDecoHeads(hiddenSize: lm.model.config.hidden, seed: 17)
+        let prompts = ["Name a colour.", "Count to five.", "Say hello.", "What is two plus two?", "Tell me a fact."]
+        let requests = prompts.enumerated().map { i, text in
+            BatchRequest(id: i, prompt: lm.tokenizer.encode(try! lm.renderChat([ChatMessage(role: "user", content: text)]), addSpecial: true, parseSpecial: true),
+                         parameters: GenerateParameters(maxTokens: 6 + 3 * i, sampling: SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: UInt64(40 + i)),
+                                                        stopOnEndOfGeneration: false),
+                         controller: AutoDecoController(heads: heads, pool: lm.model.pool))
+        }
+        var alone = [Int: [GeneratedToken]]()
+        for r in requests {
+            let generator = Generator(model: lm, contextSize: 128, controller: AutoDecoController(heads: heads, pool: lm.model.pool))
+            var tokens = [GeneratedToken]()
+            _ = try generator.run(prompt: r.prompt, parameters: r.parameters) { tokens.append($0) }
+            alone[r.id] = tokens
+        }
+        var queue = requests[...]
+        var results = [Int: BatchResult]()
+        _ = try BatchGenerator(model: lm, slots: 4, contextSize: 128).run(next: { queue.popFirst() }) { results[$0.id] = $0 }
+        for r in requests {
+            let got = results[r.id]?.tokens ?? [], want = alone[r.id] ?? []
+            #expect(got.map(\.id) == want.map(\.id), "request \(r.id): tokens")
+            #expect(got.map(\.temperature) == want.map(\.temperature) && got.map(\.topP) == want.map(\.topP), "request \(r.id): T and P")
+        }
+    }
+
     @Test func userTemperatureZeroIsGreedyEvenWithHeads() throws {
         let lm = try Self.model.get()
         let controller = AutoDecoController(heads: AutoDecoHeads(hiddenSize: lm.model.config.hidden, seed: 2))

@@ -32,6 +32,15 @@ public final class AutoDecoController: DecodingController {
     deinit { scratch.deallocate() }
 
     public func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
+        decide(hidden: hidden, logits: logits, inline: false)
+    }
+
+    /// `decide` with the pool's parts run one after another on the calling thread.
+    public func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
+        decide(hidden: hidden, logits: logits, inline: true)
+    }
+
+    private func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>, inline: Bool) -> DecodingDecision {
         guard let h = hidden.baseAddress, hidden.count == heads.hiddenSize else { return .neutral }
         let H = heads.hiddenSize, width = HeadMLP.width
         let useT = useTemperatureHead, useP = useTopPHead
@@ -58,7 +67,7 @@ public final class AutoDecoController: DecodingController {
                     let slice = LogitFeatures.slice(n, part: k, of: parts)
                     tops.initializeElement(at: k, to: useP && n > 1 ? VectorOps.top5(logits.baseAddress! + slice.lowerBound, n: slice.count) : Top5())
                 }
-                if let pool { pool.run(work) } else { work(0) }
+                if let pool { if inline { pool.runInline(work) } else { pool.run(work) } } else { work(0) }
             }
             for k in 0..<parts { top.merge(tops[k]) }
         }
@@ -68,7 +77,7 @@ public final class AutoDecoController: DecodingController {
             scratch.deallocate()
             scratch = .allocate(capacity: n); capacity = n
         }
-        let f = LogitFeatures(logits: logits, temperature: t, scratch: scratch, pool: pool, top: top)
+        let f = LogitFeatures(logits: logits, temperature: t, scratch: scratch, pool: pool, top: top, inline: inline)
         // The features' exp((l - max) / (T + 1e-8)) are the sampler's weights at T (to 1e-8).
         let weights = ScaledWeights(temperature: t, maxLogit: f.maxLogit, sum: f.partition, weights: scratch, count: n)
         let p = pre.withUnsafeBufferPointer {

@@ -27,15 +27,17 @@ public struct LogitFeatures: Sendable, Equatable {
 
     /// A top-5 scan (skipped when the caller already has the five largest logits, `top`), then two
     /// SIMD passes, split over `pool`'s threads when given: exp (kept in `scratch`, which must hold
-    /// logits.count floats) with its sum, then the variance and entropy sums.
+    /// logits.count floats) with its sum, then the variance and entropy sums. `inline`: the pool's
+    /// parts run one after another on the calling thread (the same sums, to the bit).
     public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>,
-                pool: ThreadPool? = nil, top known: Top5? = nil) {
+                pool: ThreadPool? = nil, top known: Top5? = nil, inline: Bool = false) {
         let n = l.count
         guard n > 1, let base = l.baseAddress else { self = .zero; return }
         let parts = pool?.threadCount ?? 1
         func split(_ body: (Int, Range<Int>) -> Void) {
             guard let pool else { body(0, 0..<n); return }
-            pool.run { k in body(k, Self.slice(n, part: k, of: parts)) }
+            let part = { (k: Int) in body(k, Self.slice(n, part: k, of: parts)) }
+            if inline { pool.runInline(part) } else { pool.run(part) }
         }
         // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
         var top = Top5()

@@ -43,6 +43,16 @@ public struct DecodingDecision: Sendable, Equatable {
 public protocol DecodingController: AnyObject {
     /// `hidden`: the LM head's input [H]; `logits`: the raw LM-head output [V].
     func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision
+    /// The same decision (to the bit) without starting parallel work: the batch generator calls
+    /// this for several sequences at once, one sequence per thread of the pool.
+    func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision
+}
+
+extension DecodingController {
+    /// Controllers that use no threads of their own decide the same way either way.
+    public func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
+        decide(hidden: hidden, logits: logits)
+    }
 }
 
 /// The user's own settings, unchanged: predicts T = 1 and P = 1, so the combination rule

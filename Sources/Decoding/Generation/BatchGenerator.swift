@@ -177,19 +177,48 @@ public final class BatchGenerator: @unchecked Sendable {
             stats.forwardPasses += 1
             for (a, step) in zip(active, steps) { slotTokens[a.slot] += step.tokens }
 
-            // Sequences are changed in place (a `var` copy would share its token list with
-            // `active`, and every append would copy the whole list: quadratic in its length).
-            kept = []
+            // Sequences whose prompt is done sample a token. With two or more, each thread of the
+            // pool takes every n-th of them whole (its controller decides on that thread alone,
+            // `decideOnThisThread`): one parallel region per step instead of a few per sequence,
+            // and the same tokens (decisions are the same to the bit).
+            var sampling = [Int]()
             for i in active.indices {
                 if active[i].pending == nil {
                     active[i].prefilled += steps[i].tokens.count
-                    if active[i].prefilled < active[i].request.prompt.count { kept.append(active[i]); continue }
+                    if active[i].prefilled < active[i].request.prompt.count { continue }
                 }
-                let cache = contexts[active[i].slot].cache
-                let (token, finished) = pass.withRows(of: i) { h, l in
-                    active[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
-                                           logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: cache.length < cache.capacity)
+                sampling.append(i)
+            }
+            let roomLeft = sampling.map { i in contexts[active[i].slot].cache.length < contexts[active[i].slot].cache.capacity }
+            var taken = [(token: GeneratedToken, finished: StopReason?)?](repeating: nil, count: sampling.count)
+            let pool = lm.pool, parallel = sampling.count > 1 && pool.threadCount > 1
+            let stride = parallel ? pool.threadCount : 1
+            // Sequences are changed in place (a `var` copy would share its token list with
+            // `active`, and every append would copy the whole list: quadratic in its length);
+            // each thread writes only its own sequences.
+            active.withUnsafeMutableBufferPointer { activeBuffer in
+                taken.withUnsafeMutableBufferPointer { takenBuffer in
+                    let sequences = activeBuffer, out = takenBuffer
+                    let work = { (thread: Int) in
+                        for j in Swift.stride(from: parallel ? thread : 0, to: sampling.count, by: stride) {
+                            let i = sampling[j]
+                            out[j] = pass.withRows(of: i) { h, l in
+                                sequences[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
+                                                          logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: roomLeft[j],
+                                                          onThisThread: parallel)
+                            }
+                        }
+                    }
+                    if parallel { pool.run(work) } else { work(0) }
                 }
+            }
+            kept = []
+            var sampled = 0
+            for i in active.indices {
+                guard sampled < sampling.count, sampling[sampled] == i, let (token, finished) = taken[sampled] else {
+                    kept.append(active[i]); continue
+                }
+                sampled += 1
                 active[i].tokens.append(token)
                 stats.generatedTokens += 1
                 onToken(active[i].request.id, token)

@@ -32,11 +32,13 @@ struct SequenceDecoder {
     /// token (its text includes anything held back when it is the last) and, when the sequence
     /// ends with it, why.
     /// Presence and frequency penalties apply to the logits both the controller and the sampler see.
+    /// `onThisThread`: the controller starts no parallel work (this call is one of several that
+    /// run in parallel).
     mutating func next(hidden: UnsafeBufferPointer<Float>, logits raw: UnsafeBufferPointer<Float>,
-                       roomLeft: Bool) -> (token: GeneratedToken, finished: StopReason?) {
+                       roomLeft: Bool, onThisThread: Bool = false) -> (token: GeneratedToken, finished: StopReason?) {
         let p = parameters
         let logits = penalty.apply(raw)
-        let d = controller.decide(hidden: hidden, logits: logits)
+        let d = (onThisThread ? controller.decideOnThisThread(hidden: hidden, logits: logits) : controller.decide(hidden: hidden, logits: logits))
             .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
         var s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
         let (alternatives, logZ) = TopLogprobs.select(logits, k: p.topLogprobs)
