@@ -44,7 +44,9 @@ public protocol DecodingController: AnyObject {
     /// `hidden`: the LM head's input [H]; `logits`: the raw LM-head output [V].
     func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision
     /// The same decision (to the bit) without starting parallel work: the batch generator calls
-    /// this for several sequences at once, one sequence per thread of the pool.
+    /// this for several sequences at once, one sequence per thread of the pool. A controller whose
+    /// `decide` runs work on a thread pool must implement it (a pool region started from inside
+    /// another would wait forever); the default calls `decide`.
     func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision
 }
 
