@@ -57,27 +57,24 @@ struct BatchedDecodeBenchmark {
                 }
                 // With heads: each thread takes every n-th sequence whole (its controller decides
                 // on that thread alone, then its sampler draws), as the batch generator runs them.
-                let pool = model.pool, n = pool.threadCount
+                let pool = model.pool
                 var ids = [Int32](repeating: 0, count: pass.count)
-                var decideParts = [UInt64](repeating: 0, count: n), samplingParts = [UInt64](repeating: 0, count: n)
+                // Per thread: nanoseconds in decisions and in sampling.
+                var times = [(decide: UInt64, sampling: UInt64)](repeating: (0, 0), count: pool.threadCount)
                 let start = DispatchTime.now().uptimeNanoseconds
                 ids.withUnsafeMutableBufferPointer { idBuffer in
                     samplers.withUnsafeMutableBufferPointer { samplerBuffer in
-                        decideParts.withUnsafeMutableBufferPointer { d in
-                            samplingParts.withUnsafeMutableBufferPointer { sp in
-                                let out = idBuffer, samplers = samplerBuffer, decideTime = d, samplingTime = sp
-                                pool.run { thread in
-                                    for i in stride(from: thread, to: pass.count, by: n) {
-                                        pass.withRows(of: i) { hidden, l in
-                                            let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
-                                            let t0 = DispatchTime.now().uptimeNanoseconds
-                                            let d = controllers[i].decideOnThisThread(hidden: h, logits: l)
-                                            let t1 = DispatchTime.now().uptimeNanoseconds
-                                            out[i] = samplers[i].sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights).id
-                                            decideTime[thread] += t1 - t0
-                                            samplingTime[thread] += DispatchTime.now().uptimeNanoseconds - t1
-                                        }
-                                    }
+                        times.withUnsafeMutableBufferPointer { timeBuffer in
+                            let out = idBuffer, samplers = samplerBuffer, times = timeBuffer
+                            pool.runDealing(pass.count) { thread, i in
+                                pass.withRows(of: i) { hidden, l in
+                                    let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
+                                    let t0 = DispatchTime.now().uptimeNanoseconds
+                                    let d = controllers[i].decideOnThisThread(hidden: h, logits: l)
+                                    let t1 = DispatchTime.now().uptimeNanoseconds
+                                    out[i] = samplers[i].sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights).id
+                                    times[thread].decide += t1 - t0
+                                    times[thread].sampling += DispatchTime.now().uptimeNanoseconds - t1
                                 }
                             }
                         }
@@ -85,7 +82,8 @@ struct BatchedDecodeBenchmark {
                 }
                 if rep > 0 {
                     wallNanos += DispatchTime.now().uptimeNanoseconds - start
-                    decideNanos += decideParts.reduce(0, +); samplingNanos += samplingParts.reduce(0, +); decidedTokens += pass.count
+                    decideNanos += times.reduce(0) { $0 + $1.decide }; samplingNanos += times.reduce(0) { $0 + $1.sampling }
+                    decidedTokens += pass.count
                 }
                 next = ids
             }

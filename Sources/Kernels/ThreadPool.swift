@@ -82,6 +82,16 @@ public final class ThreadPool: @unchecked Sendable {
         for k in 0..<threadCount { body(k) }
     }
 
+    /// `run`, or `runInline` when `inline` (the caller is one of several threads already at work).
+    public func run(inline: Bool, _ body: (Int) -> Void) {
+        if inline { runInline(body) } else { run(body) }
+    }
+
+    /// `body(thread, item)` for items 0..<count dealt round-robin: thread k takes k, k + n, k + 2n...
+    public func runDealing(_ count: Int, _ body: (_ thread: Int, _ item: Int) -> Void) {
+        run { t in for i in stride(from: t, to: count, by: threadCount) { body(t, i) } }
+    }
+
     /// Part k of `parts` contiguous parts of 0..<count, cut on multiples of `unit` (the last
     /// part also takes the remainder): how every parallel region here divides its work.
     public static func part(_ k: Int, of parts: Int, count: Int, unit: Int = 1) -> Range<Int> {

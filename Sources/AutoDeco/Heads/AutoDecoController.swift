@@ -67,7 +67,7 @@ public final class AutoDecoController: DecodingController {
                     let slice = LogitFeatures.slice(n, part: k, of: parts)
                     tops.initializeElement(at: k, to: useP && n > 1 ? VectorOps.top5(logits.baseAddress! + slice.lowerBound, n: slice.count) : Top5())
                 }
-                if let pool { if inline { pool.runInline(work) } else { pool.run(work) } } else { work(0) }
+                if let pool { pool.run(inline: inline, work) } else { work(0) }
             }
             for k in 0..<parts { top.merge(tops[k]) }
         }

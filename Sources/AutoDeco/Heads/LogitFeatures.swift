@@ -36,8 +36,7 @@ public struct LogitFeatures: Sendable, Equatable {
         let parts = pool?.threadCount ?? 1
         func split(_ body: (Int, Range<Int>) -> Void) {
             guard let pool else { body(0, 0..<n); return }
-            let part = { (k: Int) in body(k, Self.slice(n, part: k, of: parts)) }
-            if inline { pool.runInline(part) } else { pool.run(part) }
+            pool.run(inline: inline) { k in body(k, Self.slice(n, part: k, of: parts)) }
         }
         // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
         var top = Top5()

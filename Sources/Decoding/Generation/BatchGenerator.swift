@@ -192,24 +192,21 @@ public final class BatchGenerator: @unchecked Sendable {
             let roomLeft = sampling.map { i in contexts[active[i].slot].cache.length < contexts[active[i].slot].cache.capacity }
             var taken = [(token: GeneratedToken, finished: StopReason?)?](repeating: nil, count: sampling.count)
             let pool = lm.pool, parallel = sampling.count > 1 && pool.threadCount > 1
-            let stride = parallel ? pool.threadCount : 1
             // Sequences are changed in place (a `var` copy would share its token list with
             // `active`, and every append would copy the whole list: quadratic in its length);
             // each thread writes only its own sequences.
             active.withUnsafeMutableBufferPointer { activeBuffer in
                 taken.withUnsafeMutableBufferPointer { takenBuffer in
                     let sequences = activeBuffer, out = takenBuffer
-                    let work = { (thread: Int) in
-                        for j in Swift.stride(from: parallel ? thread : 0, to: sampling.count, by: stride) {
-                            let i = sampling[j]
-                            out[j] = pass.withRows(of: i) { h, l in
-                                sequences[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
-                                                          logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: roomLeft[j],
-                                                          onThisThread: parallel)
-                            }
+                    let take = { (j: Int) in
+                        let i = sampling[j]
+                        out[j] = pass.withRows(of: i) { h, l in
+                            sequences[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
+                                                      logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: roomLeft[j],
+                                                      onThisThread: parallel)
                         }
                     }
-                    if parallel { pool.run(work) } else { work(0) }
+                    if parallel { pool.runDealing(sampling.count) { _, j in take(j) } } else { sampling.indices.forEach(take) }
                 }
             }
             kept = []
