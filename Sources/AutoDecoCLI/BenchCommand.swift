@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Also measure decoding with these AutoDeco heads: tgN+heads runs the heads and full-vocabulary top-p sampling after every token, and their cost per token is reported. With --batch, tgN×B+heads does the same for every sequence of the batch (each with its own controller and sampler, as a batched evaluation runs them).")
     var heads: String?
 
+    @Option(name: .long, help: headWeightsHelp)
+    var headWeights: HeadWeightFormat = .exact
+
     @Option(name: [.customShort("b"), .customLong("batch")], help: "Also decode this many sequences together (tgN×B: B sequences, N steps each, one batched forward pass per step; reports aggregate tokens/s). 0 = skip.")
     var batch: Int = 0
 
@@ -112,7 +115,7 @@ struct BenchCommand: ParsableCommand {
         var batchedHeads: BatchedDecodeBenchmark?
         if let heads, batch > 0 && nGen > 0 {
             var b = BatchedDecodeBenchmark(model: m, sequences: batch, steps: nGen, profile: nil,
-                                           heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config))
+                                           heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config, format: headWeights))
             rows.append(("tg\(nGen)×\(batch)+heads" + suffix, try b.run(repetitions: repetitions, contexts: (0..<batch).map { _ in makeContext(nGen) },
                                                                          depth: depth, firstToken: { tokens(batch) })))
             batchedHeads = b
@@ -123,7 +126,7 @@ struct BenchCommand: ParsableCommand {
         var headsNanos: UInt64 = 0, samplingNanos: UInt64 = 0, controlledTokens = 0
         var headsPerToken = [UInt64](), samplingPerToken = [UInt64]()
         if let heads {
-            let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config), pool: m.pool)
+            let controller = AutoDecoController(heads: try AutoDecoCheckpoint.load(directory: heads, for: m.config, format: headWeights), pool: m.pool)
             let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Tell me a long story about the sea.")]),
                                              addSpecial: true, parseSpecial: true)
             var samples = [Double]()
@@ -175,7 +178,7 @@ struct BenchCommand: ParsableCommand {
                               "weights_bytes_per_token": m.weights.bytesPerToken, "precision": modelOptions.precision.rawValue,
                               "results": results,
                               "heads": heads.map { h -> Any in
-                                  ["directory": h, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros,
+                                  ["directory": h, "head_weights": headWeights.rawValue, "heads_us_per_token": headsMicros, "sampling_us_per_token": samplingMicros,
                                    "heads_us_median": headsMedian, "sampling_us_median": samplingMedian] } ?? NSNull(),
                               "batch_heads": batchedHeads?.microsPerToken.map { us -> Any in
                                   ["sequences": batch, "heads_and_sampling_wall_us_per_token": us.wall,
@@ -205,6 +208,7 @@ struct BenchCommand: ParsableCommand {
         }
         if heads != nil, let tg = rows.first(where: { $0.test == "tg\(nGen)" }) {
             let tokenMicros = 1e6 / stats(tg.samples).mean
+            Console.out("\nheads' first layers: \(headWeights.rawValue)")
             Console.out(String(format: "\nheads: %.1f µs/token, full-vocabulary top-p sampling: %.1f µs/token; together %.2f%% of a tg token (%.0f µs)\n",
                                headsMicros, samplingMicros, 100 * (headsMicros + samplingMicros) / tokenMicros, tokenMicros))
             Console.out(String(format: "medians per token: heads %.1f µs, sampling %.1f µs; together %.2f%% of the tg token\n",

@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         let lm = try modelOptions.load()
         let headsDirectory = try headsOptions.directory(model: modelOptions)
         let heads = try headsDirectory.map {
-            try AutoDecoCheckpoint.load(directory: $0, for: lm.model.config)
+            try AutoDecoCheckpoint.load(directory: $0, for: lm.model.config, format: headsOptions.headWeights)
         }
         var config = ServerConfiguration(modelID: modelID ?? URL(fileURLWithPath: lm.path).deletingPathExtension().lastPathComponent)
         config.host = host; config.port = port; config.parallel = parallel; config.contextSize = ctx

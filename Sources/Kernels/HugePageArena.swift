@@ -24,9 +24,10 @@ public final class HugePageArena: @unchecked Sendable {
     /// False when AUTODECO_HUGE_PAGES=0.
     public static let enabled = getenv("AUTODECO_HUGE_PAGES").map { String(cString: $0) != "0" } ?? true
 
-    /// Room for `byteCount` bytes of pieces (plus their alignment). Arenas under 256 KiB keep
-    /// small pages: a huge page would make a few KB resident as 2 MiB.
-    public init(byteCount: Int) {
+    /// Room for `byteCount` bytes of pieces (plus their alignment). Arenas under `hugeFrom` bytes
+    /// (256 KiB unless the caller knows better) keep small pages: a huge page would make a few KB
+    /// resident as 2 MiB.
+    public init(byteCount: Int, hugeFrom: Int = 256 << 10) {
         capacity = max(byteCount, 1)
         #if os(Linux)
         // Mapped one huge page larger and used from a 2 MiB boundary: the kernel grants huge pages
@@ -34,7 +35,7 @@ public final class HugePageArena: @unchecked Sendable {
         let size = Self.mappedSize(capacity)
         if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
             // Advisory; fails harmlessly where THP is off. AUTODECO_HUGE_PAGES=0 skips it (to compare).
-            if Self.enabled && capacity >= 256 << 10 { _ = madvise(p, size, MADV_HUGEPAGE) }
+            if Self.enabled && capacity >= hugeFrom { _ = madvise(p, size, MADV_HUGEPAGE) }
             mapping = p
             base = p + (Self.hugePageBytes - Int(bitPattern: p) % Self.hugePageBytes) % Self.hugePageBytes
             return

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import AutoDeco
+import ModelFiles
 
 /// The heads' inference layout: bf16 rows through the AVX-512 kernel (or the Swift loop), the
 /// bias, the trailing columns and the second layer, against float64 sums of the same weights.
@@ -87,4 +88,91 @@ struct HugePageArenaTests {
             #expect(UnsafeRawBufferPointer(start: p, count: size).allSatisfy { $0 == 0xAB })
         }
     }
+}
+
+/// The heads' 8-bit first layers (`HeadWeightFormat.q8_0`): the kernel (AVX-512 or the Swift
+/// loop) against float64 within the bound that rounding each weight to its block's grid allows,
+/// and the shipped heads' T and P against their exact form on the reference hidden states.
+struct HeadQ8Tests {
+    @Test(arguments: [(576, 0), (581, 5), (64, 0)])
+    func q8RowsStayWithinTheirRoundingBound(inputs: Int, extras: Int) {
+        var head = HeadKernelTests.bf16Head(inputs: inputs, seed: UInt64(inputs) + 7)
+        head.inferenceFormat = .q8_0
+        #expect(head.readsQ8Rows && !head.readsBF16Rows)
+        var g = SeededGenerator(seed: 11)
+        let count = inputs - extras
+        let x = (0..<count).map { _ in Float(g.nextUnit() * 4 - 2) }
+        let ref = HeadKernelTests.reference(head, x + [Float](repeating: 0, count: extras), extra: [])
+        var pre = [Float](repeating: .nan, count: 256)
+        x.withUnsafeBufferPointer { xb in
+            pre.withUnsafeMutableBufferPointer { p in
+                head.preactivations(xb.baseAddress!, count: count, into: p.baseAddress!, rows: 0..<131)
+                head.preactivations(xb.baseAddress!, count: count, into: p.baseAddress!, rows: 131..<256)
+            }
+        }
+        var worstExcess = -Double.infinity, squaredError = 0.0, expectedSquaredError = 0.0
+        for r in 0..<256 {
+            // Each weight moves by at most half its block's step, absmax / 127 / 2; uniformly
+            // spread weights move uniformly, so the error's variance is sum step^2 / 12 x^2.
+            var bound = 1e-5
+            for b in 0..<(count / 32) {
+                let block = (32 * b)..<(32 * b + 32)
+                let step = Double(block.map { abs(head.first.weight[r * inputs + $0]) }.max()!) / 127
+                bound += step / 2 * block.reduce(0) { $0 + abs(Double(x[$1])) }
+                expectedSquaredError += step * step / 12 * block.reduce(0) { $0 + Double(x[$1] * x[$1]) }
+            }
+            let error = Double(pre[r]) - ref.pre[r]
+            worstExcess = max(worstExcess, abs(error) - bound)
+            squaredError += error * error
+        }
+        #expect(worstExcess <= 0, "a preactivation is \(worstExcess) beyond its rounding bound")
+        // A scale off by 1% would add 6x the rounding's own error here; exact rows would add none.
+        let ratio = squaredError / expectedSquaredError
+        #expect(ratio > 0.6 && ratio < 1.6, "squared error \(ratio)x what rounding to the grid explains")
+    }
+
+    @Test func widthsOffTheBlockGridStayExact() {
+        var head = HeadKernelTests.bf16Head(inputs: 70, seed: 3)
+        head.inferenceFormat = .q8_0
+        var g = SeededGenerator(seed: 4)
+        let x = (0..<67).map { _ in Float(g.nextUnit() * 2 - 1) }, extra: [Float] = [0.3, 0.2, 0.1]
+        let ref = HeadKernelTests.reference(head, x, extra: extra)
+        let out = x.withUnsafeBufferPointer { head($0.baseAddress!, count: 67, extra: extra) }
+        #expect(abs(Double(out) - ref.out) <= 1e-6)
+    }
+
+    @Test func shippedHeadsMoveLessThanTheirBudget() throws {
+        let dir = try #require(DefaultHeads.directory, "the shipped heads are missing")
+        let exact = try AutoDecoCheckpoint.load(directory: dir)
+        var q8 = exact
+        q8.inferenceFormat = .q8_0
+        #expect(q8.temperatureHead.readsQ8Rows && q8.topPHead.readsQ8Rows)
+        let H = exact.hiddenSize
+        var worstT: Float = 0, worstP: Float = 0, rows = 0
+        for prompt in ["P1", "P2", "P4"] {
+            let hidden = try NPY.readFloat32(path: ReferencePaths.llamacpp("\(prompt)_hidden.npy"))
+            hidden.values.withUnsafeBufferPointer { all in
+                for p in 0..<(all.count / H) {
+                    let h = all.baseAddress! + p * H
+                    let (t0, t1) = (exact.temperature(hidden: h), q8.temperature(hidden: h))
+                    // Typical features; the top-p head's hidden-state columns are what changed.
+                    let f = LogitFeatures(maxProb: 0.6, entropy: 1.5, probVariance: 1e-6, top5Sum: 0.9)
+                    let (p0, p1) = (exact.topP(hidden: h, temperature: t0, features: f), q8.topP(hidden: h, temperature: t0, features: f))
+                    worstT = max(worstT, abs(t1 - t0)); worstP = max(worstP, abs(p1 - p0)); rows += 1
+                }
+            }
+        }
+        #expect(rows == 72)
+        // Measured 2.3e-3 and 1.2e-4 (the official bf16 stack moves T by up to 2.2e-3).
+        #expect(worstT <= 5e-3, "max |T_q8 - T| = \(worstT)")
+        #expect(worstP <= 1e-3, "max |P_q8 - P| = \(worstP)")
+        #expect(worstT > 0, "the 8-bit rows are in use")
+    }
+}
+
+/// The shared reference data beside the repository.
+enum ReferencePaths {
+    static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference/smollm2-135m-instruct-q4_1")
+    static func llamacpp(_ f: String) -> String { reference.appendingPathComponent("llamacpp/\(f)").path }
 }

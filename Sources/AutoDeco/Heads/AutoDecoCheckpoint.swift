@@ -78,7 +78,10 @@ public enum AutoDecoCheckpoint {
 
 extension AutoDecoCheckpoint {
     /// Loads a checkpoint checked against the model that will run it (hidden size, architecture).
-    public static func load(directory: String, for model: ModelConfig) throws -> AutoDecoHeads {
-        try load(directory: directory, hiddenSize: model.hidden, baseModelType: model.architecture)
+    /// The heads for `model`, their first layers stored for inference in `format`.
+    public static func load(directory: String, for model: ModelConfig, format: HeadWeightFormat = .exact) throws -> AutoDecoHeads {
+        var heads = try load(directory: directory, hiddenSize: model.hidden, baseModelType: model.architecture)
+        heads.inferenceFormat = format
+        return heads
     }
 }

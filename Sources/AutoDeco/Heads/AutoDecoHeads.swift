@@ -29,6 +29,12 @@ public struct AutoDecoHeads: Sendable, Equatable {
                   topPHead: HeadMLP(inputs: hiddenSize + 5, using: &g))
     }
 
+    /// How inference stores both heads' first layers (`HeadWeightFormat`); training is unaffected.
+    public var inferenceFormat: HeadWeightFormat {
+        get { temperatureHead.inferenceFormat }
+        set { temperatureHead.inferenceFormat = newValue; topPHead.inferenceFormat = newValue }
+    }
+
     public var parameterCount: Int { temperatureHead.parameterCount + topPHead.parameterCount }
 
     /// T_t in (0, 2).

@@ -24,20 +24,37 @@ public struct Linear: Sendable, Equatable {
     }
 }
 
+/// How inference stores a head's first layer, the part read from memory every token (training
+/// always works on the float weights).
+public enum HeadWeightFormat: String, Sendable, CaseIterable {
+    /// The checkpoint's values: bf16 rows when every weight is a bf16 value (the released
+    /// checkpoints), else float32. The products are exact.
+    case exact
+    /// The hidden-state columns in blocks of 32 int8 weights with a float scale each (absmax / 127,
+    /// as GGUF's Q8_0 with a float scale): 36 bytes per 32 weights instead of 64, so SmolLM2's two
+    /// first layers read 0.33 MB per token instead of 0.59 MB. On the reference hidden states T
+    /// moves by at most 2.3e-3 and P by 1.2e-4, as far as the official bf16 stack's own rounding
+    /// moves them from exact (docs/performance.md, "AutoDeco overhead"). Applies when the hidden
+    /// size is a multiple of 32 (every supported model); otherwise inference stays exact.
+    case q8_0
+}
+
 /// `Linear(in, 256) -> ReLU -> Linear(256, 1) -> Sigmoid`, the body of both AutoDeco heads.
 public struct HeadMLP: Sendable, Equatable {
     public static let width = 256
     public var first: Linear { didSet { derive() } }  // [256, in]
     public var second: Linear { didSet { derive() } }  // [1, 256]
+    /// How inference stores the first layer (not part of equality: the same heads either way).
+    public var inferenceFormat: HeadWeightFormat = .exact { didSet { derive() } }
     /// What inference reads every token, laid out for it (see `HeadInferenceLayout`).
     private var layout: HeadInferenceLayout
 
     public init(first: Linear, second: Linear) {
         self.first = first; self.second = second
-        layout = HeadInferenceLayout(first: first, second: second)
+        layout = HeadInferenceLayout(first: first, second: second, format: .exact)
     }
 
-    private mutating func derive() { layout = HeadInferenceLayout(first: first, second: second) }
+    private mutating func derive() { layout = HeadInferenceLayout(first: first, second: second, format: inferenceFormat) }
 
     public init<G: RandomNumberGenerator>(inputs: Int, using g: inout G) {
         self.init(first: Linear(inputs: inputs, outputs: Self.width, using: &g), second: Linear(inputs: Self.width, outputs: 1, using: &g))
@@ -59,6 +76,15 @@ public struct HeadMLP: Sendable, Equatable {
     /// depends only on the hidden state (so both heads' can run in one parallel region).
     public func preactivations(_ main: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let inputs = first.inputs, bias = layout.bias
+        if let q8 = layout.q8Rows, count == 32 * layout.q8Blocks {
+            let rowBytes = layout.q8RowBytes, blocks = layout.q8Blocks
+            if VectorOps.passesUseAVX512 {
+                ad_q8_rows_avx512(q8, rowBytes, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(blocks), main, bias, out)
+            } else {
+                for r in rows { out[r] = bias[r] + dotQ8Blocks(q8 + r * rowBytes, blocks: blocks, main) }
+            }
+            return
+        }
         if let packed = layout.bf16Rows {
             let stride = layout.bf16Stride
             guard VectorOps.passesUseAVX512 else {
@@ -79,6 +105,8 @@ public struct HeadMLP: Sendable, Equatable {
 
     /// Whether inference reads the first layer as packed bf16 (its weights are all bf16 values).
     public var readsBF16Rows: Bool { layout.bf16Rows != nil }
+    /// Whether inference reads the first layer's hidden-state columns as 8-bit blocks (`.q8_0`).
+    public var readsQ8Rows: Bool { layout.q8Rows != nil }
 
     /// Adds the `extra` input columns (from index `count` on) to the preactivations, then ReLU,
     /// the second layer and the sigmoid: 16 rows per step, without branches.
@@ -102,7 +130,8 @@ public struct HeadMLP: Sendable, Equatable {
 
 /// A head's weights as inference reads them, in one piece of huge-page memory: the first layer's
 /// rows (as bf16 when every weight is exactly a bf16 value, as in the released checkpoints: the
-/// same products from half the bytes, and these rows are read from memory every token), its
+/// same products from half the bytes, and these rows are read from memory every token; or, in
+/// the `.q8_0` format, the first 32 * q8Blocks columns as 8-bit blocks with their scales), its
 /// bias, its last `trailingWidth` columns column after column (the top-p head's five scalar
 /// inputs, added after the features are known: read in place they would be 256 scattered cache
 /// lines), and the second layer's weights, together on one huge page where the kernel grants it.
@@ -112,6 +141,10 @@ final class HeadInferenceLayout: @unchecked Sendable {
     /// [256, bf16Stride], an even stride (the AVX-512 kernel reads bf16 pairs as 32-bit lanes).
     let bf16Rows: UnsafeMutablePointer<UInt16>?
     let bf16Stride: Int
+    /// [256, q8RowBytes]: per row q8Blocks blocks of 32 int8, then their q8Blocks float scales.
+    let q8Rows: UnsafeMutableRawPointer?
+    let q8Blocks: Int
+    var q8RowBytes: Int { 36 * q8Blocks }
     /// Zeros after the last row: the AVX-512 kernel reads rows in whole blocks of 32 weights.
     static let bf16Overrun = 32
     let bias: UnsafeMutablePointer<Float>
@@ -119,12 +152,18 @@ final class HeadInferenceLayout: @unchecked Sendable {
     let secondWeights: UnsafeMutablePointer<Float>  // [256]
     let trailingCount: Int
 
-    init(first: Linear, second: Linear) {
+    init(first: Linear, second: Linear, format: HeadWeightFormat) {
         let rows = first.outputs, inputs = first.inputs, k = min(Self.trailingWidth, inputs)
-        let exact = first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
+        // The hidden-state columns: all of them for the temperature head, all but the five
+        // features for the top-p head (hidden sizes are multiples of 32).
+        q8Blocks = format == .q8_0 ? inputs / 32 : 0
+        let exact = q8Blocks == 0 && first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
         let floats = rows * (2 + k)
         bf16Stride = (inputs + 1) / 2 * 2
-        arena = HugePageArena(byteCount: HugePageArena.byteCount(pieces: [4 * floats, exact ? 2 * (rows * bf16Stride + Self.bf16Overrun) : 0]))
+        // Huge pages from 128 KiB: SmolLM2's 8-bit rows (166 KB) read from 41 small pages every
+        // token meant as many page walks.
+        arena = HugePageArena(byteCount: HugePageArena.byteCount(pieces: [4 * floats, exact ? 2 * (rows * bf16Stride + Self.bf16Overrun) : 0,
+                                                                         rows * 36 * q8Blocks]), hugeFrom: 128 << 10)
         let f = arena.allocate(byteCount: 4 * floats).bindMemory(to: Float.self, capacity: floats)
         bias = f; trailingColumns = f + rows; secondWeights = f + rows * (1 + k)
         trailingCount = k
@@ -143,6 +182,29 @@ final class HeadInferenceLayout: @unchecked Sendable {
             bf16Rows = b
         } else {
             bf16Rows = nil
+        }
+        if q8Blocks > 0 {
+            let rowBytes = 36 * q8Blocks
+            let q = arena.allocate(byteCount: rows * rowBytes)
+            for r in 0..<rows {
+                Self.quantize(first.weight, from: r * inputs, blocks: q8Blocks, into: q + r * rowBytes)
+            }
+            q8Rows = q
+        } else {
+            q8Rows = nil
+        }
+    }
+
+    /// Blocks of 32 weights from w[start...] as int8 q = round(w / d) with d = absmax / 127, the
+    /// int8s first, then the scales d.
+    static func quantize(_ w: [Float], from start: Int, blocks: Int, into out: UnsafeMutableRawPointer) {
+        let q = out.bindMemory(to: Int8.self, capacity: 32 * blocks)
+        let scales = (out + 32 * blocks).bindMemory(to: Float.self, capacity: blocks)
+        for b in 0..<blocks {
+            let block = w[(start + 32 * b)..<(start + 32 * b + 32)]
+            let d = block.map { abs($0) }.max()! / 127
+            scales[b] = d
+            for (j, v) in block.enumerated() { q[32 * b + j] = d > 0 ? Int8((v / d).rounded()) : 0 }
         }
     }
 }

@@ -133,4 +133,12 @@ void ad_bf16_split_pairs(const float *x, int n, float *pairs);
 void ad_bf16_rows_avx512(const uint16_t *w, long stride, int r0, int r1, int n, const float *pairs,
                          const float *bias, float *out);
 
+// MARK: - The AutoDeco heads' first layers as 8-bit blocks (q8rows.c): AVX-512F
+
+/// out[r] = bias[r] + sum_b scale_b * sum_{j < 32} q[32b + j] * x[32b + j] for r0 <= r < r1, where
+/// row r (at w + r * row_bytes) holds `blocks` blocks of 32 int8 weights, then `blocks` float
+/// scales; x has 32 * blocks floats.
+void ad_q8_rows_avx512(const void *w, long row_bytes, int r0, int r1, int blocks, const float *x,
+                       const float *bias, float *out);
+
 #endif
