@@ -139,11 +139,12 @@ struct BenchCommand: ParsableCommand {
                 for _ in 0..<nGen {
                     let hidden = Array(out.hidden.suffix(m.config.hidden))
                     let next: Int32 = hidden.withUnsafeBufferPointer { h in
-                        out.logits.withUnsafeBufferPointer { l in
+                        out.logits.withUnsafeMutableBufferPointer { l in
+                            // As generation calls them: the weights may replace the logits.
                             let t0 = DispatchTime.now().uptimeNanoseconds
-                            let d = controller.decide(hidden: h, logits: l)
+                            let d = controller.decide(hidden: h, consuming: l, onThisThread: false)
                             let t1 = DispatchTime.now().uptimeNanoseconds
-                            let s = sampler.sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights)
+                            let s = sampler.sample(logits: UnsafeBufferPointer(l), temperature: d.temperature, topP: d.topP, weights: d.weights)
                             let t2 = DispatchTime.now().uptimeNanoseconds
                             if rep > 0 {
                                 headsNanos += t1 - t0; samplingNanos += t2 - t1; controlledTokens += 1

@@ -47,7 +47,7 @@ struct BatchedDecodeBenchmark {
             var next = first
             let start = Date()
             for _ in 0..<steps {
-                let pass = try model.forwardPass(batch: contexts.indices.map {
+                var pass = try model.forwardPass(batch: contexts.indices.map {
                     SequenceStep(tokens: [next[$0]], context: contexts[$0], logits: .last)
                 }, workspace: workspace)
                 guard let controllers else {
@@ -66,13 +66,16 @@ struct BatchedDecodeBenchmark {
                     samplers.withUnsafeMutableBufferPointer { samplerBuffer in
                         times.withUnsafeMutableBufferPointer { timeBuffer in
                             let out = idBuffer, samplers = samplerBuffer, times = timeBuffer
-                            pool.runDealing(pass.count) { thread, i in
-                                pass.withRows(of: i) { hidden, l in
+                            let count = pass.count
+                            pass.withWritableRows { rows in
+                                pool.runDealing(count) { thread, i in
+                                    let (hidden, l) = rows(i)
                                     let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
+                                    // As the batch generator calls them: the weights may replace the logits.
                                     let t0 = DispatchTime.now().uptimeNanoseconds
-                                    let d = controllers[i].decideOnThisThread(hidden: h, logits: l)
+                                    let d = controllers[i].decide(hidden: h, consuming: l, onThisThread: true)
                                     let t1 = DispatchTime.now().uptimeNanoseconds
-                                    out[i] = samplers[i].sample(logits: l, temperature: d.temperature, topP: d.topP, weights: d.weights).id
+                                    out[i] = samplers[i].sample(logits: UnsafeBufferPointer(l), temperature: d.temperature, topP: d.topP, weights: d.weights).id
                                     times[thread].decide += t1 - t0
                                     times[thread].sampling += DispatchTime.now().uptimeNanoseconds - t1
                                 }

@@ -6,7 +6,7 @@ public struct ForwardPassOutput: Sendable {
     /// Final hidden states of every row of the pass, in batch order: [T, hidden].
     public let hidden: [Float]
     /// Logits of the rows that asked for them, in batch order: [rows, vocab].
-    public let logits: [Float]
+    public private(set) var logits: [Float]
     /// Per sequence, its rows in `hidden` and in `logits`.
     let hiddenRows: [Range<Int>]
     let logitRows: [Range<Int>]
@@ -23,8 +23,27 @@ public struct ForwardPassOutput: Sendable {
     public func withRows<R>(of i: Int, _ body: (_ hidden: UnsafeBufferPointer<Float>, _ logits: UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try hidden.withUnsafeBufferPointer { h in
             try logits.withUnsafeBufferPointer { l in
-                try body(UnsafeBufferPointer(rebasing: h[rows(hiddenRows[i], width.hidden)]),
-                         UnsafeBufferPointer(rebasing: l[rows(logitRows[i], width.vocab)]))
+                try body(UnsafeBufferPointer(rebasing: h[Self.rows(hiddenRows[i], width.hidden)]),
+                         UnsafeBufferPointer(rebasing: l[Self.rows(logitRows[i], width.vocab)]))
+            }
+        }
+    }
+
+    /// `withRows` for all sequences at once, their logits writable (the sampler's weights may
+    /// replace them): `body` gets each sequence's rows by its index. The sequences' rows are
+    /// disjoint, so they may be used from several threads at once, each sequence by one; valid
+    /// inside `body` only.
+    public mutating func withWritableRows<R>(
+        _ body: (_ rows: @escaping (Int) -> (hidden: UnsafeBufferPointer<Float>, logits: UnsafeMutableBufferPointer<Float>)) throws -> R
+    ) rethrows -> R {
+        let hiddenRows = hiddenRows, logitRows = logitRows, width = width
+        return try hidden.withUnsafeBufferPointer { h in
+            try logits.withUnsafeMutableBufferPointer { l in
+                let logitBase = l
+                return try body { i in
+                    (UnsafeBufferPointer(rebasing: h[Self.rows(hiddenRows[i], width.hidden)]),
+                     UnsafeMutableBufferPointer(rebasing: logitBase[Self.rows(logitRows[i], width.vocab)]))
+                }
             }
         }
     }
@@ -35,10 +54,10 @@ public struct ForwardPassOutput: Sendable {
                       tokenCount: tokenCount(i))
     }
 
-    private func rows(_ r: Range<Int>, _ width: Int) -> Range<Int> { (r.lowerBound * width)..<(r.upperBound * width) }
+    private static func rows(_ r: Range<Int>, _ width: Int) -> Range<Int> { (r.lowerBound * width)..<(r.upperBound * width) }
 
     private func part(_ all: [Float], _ r: Range<Int>, _ width: Int) -> [Float] {
-        let span = rows(r, width)
+        let span = Self.rows(r, width)
         return span.count == all.count ? all : Array(all[span])
     }
 }

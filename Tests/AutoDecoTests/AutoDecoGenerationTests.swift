@@ -83,6 +83,27 @@ import AutoDeco
         }
     }
 
+    /// Without log-probabilities nothing reads the logits after the controller, which then leaves
+    /// the sampler's weights in their place; asked for log-probabilities, it keeps a buffer of its
+    /// own. Both give the same tokens, T and P, to the bit.
+    @Test func weightsInPlaceOfTheLogitsChangeNothing() throws {
+        let lm = try Self.model.get()
+        let heads = AutoDecoHeads(hiddenSize: lm.model.config.hidden, seed: 23)
+        let prompt = lm.tokenizer.encode(try lm.renderChat([ChatMessage(role: "user", content: "Tell me about rivers.")]), addSpecial: true, parseSpecial: true)
+        func run(logprobs: Bool) throws -> [GeneratedToken] {
+            let generator = Generator(model: lm, contextSize: 128, controller: AutoDecoController(heads: heads, pool: lm.model.pool))
+            var tokens = [GeneratedToken]()
+            let params = GenerateParameters(maxTokens: 16, sampling: SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: 9),
+                                            stopOnEndOfGeneration: false, logprobs: logprobs)
+            _ = try generator.run(prompt: prompt, parameters: params) { tokens.append($0) }
+            return tokens
+        }
+        let inPlace = try run(logprobs: false), kept = try run(logprobs: true)
+        #expect(inPlace.count == 16)
+        #expect(inPlace.map(\.id) == kept.map(\.id))
+        #expect(inPlace.map(\.temperature) == kept.map(\.temperature) && inPlace.map(\.topP) == kept.map(\.topP))
+    }
+
     @Test func userTemperatureZeroIsGreedyEvenWithHeads() throws {
         let lm = try Self.model.get()
         let controller = AutoDecoController(heads: AutoDecoHeads(hiddenSize: lm.model.config.hidden, seed: 2))
@@ -117,6 +138,26 @@ struct SharedWeightsTests {
             }
             #expect(x.map(\.id) == y.map(\.id), "topP \(topP), k \(k)")
             #expect(zip(x, y).allSatisfy { abs($0.logprob! - $1.logprob!) < 1e-4 })
+        }
+    }
+
+    /// `decide(consuming:)` makes the same decision as `decide` and leaves the same weights, in
+    /// the logits' place; the scratch is untouched by it.
+    @Test func consumingDecisionLeavesTheWeightsInPlace() {
+        var g = SeededGenerator(seed: 12)
+        let H = 64
+        let controller = AutoDecoController(heads: AutoDecoHeads(hiddenSize: H, seed: 3), pool: ThreadPool.shared(threads: 2))
+        let h = (0..<H).map { _ in Float(g.nextUnit() * 2 - 1) }
+        let l = (0..<3000).map { _ in Float(g.nextUnit() * 16 - 8) }
+        let kept = h.withUnsafeBufferPointer { hb in l.withUnsafeBufferPointer { controller.decide(hidden: hb, logits: $0) } }
+        let keptWeights = Array(UnsafeBufferPointer(start: kept.weights!.weights, count: l.count))
+        for onThisThread in [false, true] {
+            var buffer = l
+            let d = h.withUnsafeBufferPointer { hb in buffer.withUnsafeMutableBufferPointer { controller.decide(hidden: hb, consuming: $0, onThisThread: onThisThread) } }
+            #expect(d.temperature == kept.temperature && d.topP == kept.topP)
+            #expect(d.weights?.sum == kept.weights?.sum && d.weights?.maxLogit == kept.weights?.maxLogit)
+            #expect(buffer == keptWeights, "the logits now hold the weights")
+            buffer.withUnsafeBufferPointer { #expect(d.weights?.weights == $0.baseAddress) }
         }
     }
 

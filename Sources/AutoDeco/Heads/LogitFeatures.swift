@@ -27,7 +27,8 @@ public struct LogitFeatures: Sendable, Equatable {
 
     /// A top-5 scan (skipped when the caller already has the five largest logits, `top`), then two
     /// SIMD passes, split over `pool`'s threads when given: exp (kept in `scratch`, which must hold
-    /// logits.count floats) with its sum, then the variance and entropy sums. `inline`: the pool's
+    /// logits.count floats; it may be the logits' own memory, which they then replace) with its
+    /// sum, then the variance and entropy sums. `inline`: the pool's
     /// parts run one after another on the calling thread (the same sums, to the bit).
     public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>,
                 pool: ThreadPool? = nil, top known: Top5? = nil, inline: Bool = false) {

@@ -48,12 +48,23 @@ public protocol DecodingController: AnyObject {
     /// `decide` runs work on a thread pool must implement it (a pool region started from inside
     /// another would wait forever); the default calls `decide`.
     func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision
+    /// The same decision (`decideOnThisThread`'s when `onThisThread`) for a caller that reads the
+    /// logits no more afterwards, except through the decision's weights: the controller may leave
+    /// the weights in place of the logits rather than in a buffer of its own, whose lines every
+    /// forward pass evicts, so that writing them first reads them from memory (the AutoDeco
+    /// controller does: docs/performance.md, "AutoDeco overhead"). A decision without weights
+    /// leaves the logits as they were. The default decides without writing.
+    func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>, onThisThread: Bool) -> DecodingDecision
 }
 
 extension DecodingController {
     /// Controllers that use no threads of their own decide the same way either way.
     public func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
         decide(hidden: hidden, logits: logits)
+    }
+
+    public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>, onThisThread: Bool) -> DecodingDecision {
+        onThisThread ? decideOnThisThread(hidden: hidden, logits: UnsafeBufferPointer(logits)) : decide(hidden: hidden, logits: UnsafeBufferPointer(logits))
     }
 }
 

@@ -173,7 +173,7 @@ public final class BatchGenerator: @unchecked Sendable {
                     stats.promptTokens += chunk.count
                 }
             }
-            let pass = try lm.forwardPass(batch: steps, workspace: workspace)
+            var pass = try lm.forwardPass(batch: steps, workspace: workspace)
             stats.forwardPasses += 1
             for (a, step) in zip(active, steps) { slotTokens[a.slot] += step.tokens }
 
@@ -197,16 +197,16 @@ public final class BatchGenerator: @unchecked Sendable {
             // each thread writes only its own sequences.
             active.withUnsafeMutableBufferPointer { activeBuffer in
                 taken.withUnsafeMutableBufferPointer { takenBuffer in
-                    let sequences = activeBuffer, out = takenBuffer
-                    let take = { (j: Int) in
-                        let i = sampling[j]
-                        out[j] = pass.withRows(of: i) { h, l in
-                            sequences[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
-                                                      logits: UnsafeBufferPointer(rebasing: l[0..<V]), roomLeft: roomLeft[j],
-                                                      onThisThread: parallel)
+                    pass.withWritableRows { rows in
+                        let sequences = activeBuffer, out = takenBuffer
+                        let take = { (j: Int) in
+                            let i = sampling[j], (h, l) = rows(i)
+                            out[j] = sequences[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
+                                                               logits: UnsafeMutableBufferPointer(rebasing: l[0..<V]),
+                                                               roomLeft: roomLeft[j], onThisThread: parallel)
                         }
+                        if parallel { pool.runDealing(sampling.count) { _, j in take(j) } } else { sampling.indices.forEach(take) }
                     }
-                    if parallel { pool.runDealing(sampling.count) { _, j in take(j) } } else { sampling.indices.forEach(take) }
                 }
             }
             kept = []

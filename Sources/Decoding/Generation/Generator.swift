@@ -83,7 +83,7 @@ public final class Generator: @unchecked Sendable {
         while decoder.generated < p.maxTokens {
             if cancelled.isSet { reason = .cancelled; break }
             let (token, finished) = hidden.withUnsafeBufferPointer { h in
-                logits.withUnsafeBufferPointer { decoder.next(hidden: h, logits: $0, roomLeft: cache.length < cache.capacity) }
+                logits.withUnsafeMutableBufferPointer { decoder.next(hidden: h, logits: $0, roomLeft: cache.length < cache.capacity) }
             }
             if decoder.generated == 1 { firstTokenTime = Date().timeIntervalSince(decodeStart) }
             onToken(token)

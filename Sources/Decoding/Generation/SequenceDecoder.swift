@@ -14,6 +14,12 @@ struct SequenceDecoder {
     private let endTokens: Set<Int32>
     private(set) var generated = 0
     private(set) var temperatureRange = RunningRange(), topPRange = RunningRange()
+    /// Whether nothing reads a token's logits after the controller, except through the weights it
+    /// returns: no log-probabilities, no heuristic filter (they read the logits), no penalties
+    /// (the controller then sees a copy), and the user's temperature 1 (the sampler then draws at
+    /// the controller's temperature from its weights). The controller may then leave its weights
+    /// in place of the logits.
+    private let logitsEndWithController: Bool
 
     init(parameters: GenerateParameters, controller: any DecodingController, tokenizer: any Tokenizer) {
         self.parameters = parameters
@@ -25,6 +31,8 @@ struct SequenceDecoder {
         stopper = StopStringMatcher(parameters.stopStrings)
         penalty = RepetitionPenalty(presence: parameters.presencePenalty, frequency: parameters.frequencyPenalty)
         endTokens = Set(tokenizer.endOfGenerationTokenIDs)
+        logitsEndWithController = !parameters.logprobs && parameters.topLogprobs == 0 && parameters.sampling.filter == nil
+            && !penalty.isActive && parameters.sampling.temperature == 1
     }
 
     /// Samples the next token from `logits` (and the hidden state the controller reads).
@@ -33,13 +41,15 @@ struct SequenceDecoder {
     /// ends with it, why.
     /// Presence and frequency penalties apply to the logits both the controller and the sampler see.
     /// `onThisThread`: the controller starts no parallel work (this call is one of several that
-    /// run in parallel).
-    mutating func next(hidden: UnsafeBufferPointer<Float>, logits raw: UnsafeBufferPointer<Float>,
+    /// run in parallel). The logits may be overwritten (with the sampler's weights).
+    mutating func next(hidden: UnsafeBufferPointer<Float>, logits raw: UnsafeMutableBufferPointer<Float>,
                        roomLeft: Bool, onThisThread: Bool = false) -> (token: GeneratedToken, finished: StopReason?) {
         let p = parameters
-        let logits = penalty.apply(raw)
-        let d = (onThisThread ? controller.decideOnThisThread(hidden: hidden, logits: logits) : controller.decide(hidden: hidden, logits: logits))
-            .combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
+        let logits = penalty.apply(UnsafeBufferPointer(raw))
+        let decision = logitsEndWithController
+            ? controller.decide(hidden: hidden, consuming: raw, onThisThread: onThisThread)
+            : onThisThread ? controller.decideOnThisThread(hidden: hidden, logits: logits) : controller.decide(hidden: hidden, logits: logits)
+        let d = decision.combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
         var s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
         let (alternatives, logZ) = TopLogprobs.select(logits, k: p.topLogprobs)
         if !alternatives.isEmpty { s.logprob = logits[Int(s.id)] - logZ }  // the same normaliser as the alternatives
