@@ -27,7 +27,10 @@ AVX512 void ad_bf16_rows_avx512(const uint16_t *w, long stride, int r0, int r1, 
                                 const float *bias, float *out) {
     const int blocks = (n + 31) / 32;
     const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    const long row_bytes = 2 * stride;
+    ad_prefetch_rows(w, row_bytes, r0, r0 + AD_BF16_ROWS_AHEAD < r1 ? r0 + AD_BF16_ROWS_AHEAD : r1);
     for (int r = r0; r < r1; r++) {
+        if (r + AD_BF16_ROWS_AHEAD < r1) ad_prefetch_rows(w, row_bytes, r + AD_BF16_ROWS_AHEAD, r + AD_BF16_ROWS_AHEAD + 1);
         const uint16_t *row = w + (long)r * stride;
         __m512 e0 = _mm512_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;
         int b = 0;

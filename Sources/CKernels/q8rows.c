@@ -21,7 +21,9 @@ AVX512 static inline __m512 block_dot(const int8_t *q, const float *x) {
 
 AVX512 void ad_q8_rows_avx512(const void *w, long row_bytes, int r0, int r1, int blocks, const float *x,
                               const float *bias, float *out) {
+    ad_prefetch_rows(w, row_bytes, r0, r0 + AD_Q8_ROWS_AHEAD < r1 ? r0 + AD_Q8_ROWS_AHEAD : r1);
     for (int r = r0; r < r1; r++) {
+        if (r + AD_Q8_ROWS_AHEAD < r1) ad_prefetch_rows(w, row_bytes, r + AD_Q8_ROWS_AHEAD, r + AD_Q8_ROWS_AHEAD + 1);
         const int8_t *q = (const int8_t *)w + (long)r * row_bytes;
         const float *scale = (const float *)(q + 32 * blocks);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0;

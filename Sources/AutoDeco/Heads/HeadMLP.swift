@@ -81,14 +81,22 @@ public struct HeadMLP: Sendable, Equatable {
             if VectorOps.passesUseAVX512 {
                 ad_q8_rows_avx512(q8, rowBytes, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(blocks), main, bias, out)
             } else {
-                for r in rows { out[r] = bias[r] + dotQ8Blocks(q8 + r * rowBytes, blocks: blocks, main) }
+                let ahead = Int(AD_Q8_ROWS_AHEAD)
+                for r in rows {
+                    if r + ahead < rows.upperBound { ad_prefetch(q8 + (r + ahead) * rowBytes, rowBytes) }
+                    out[r] = bias[r] + dotQ8Blocks(q8 + r * rowBytes, blocks: blocks, main)
+                }
             }
             return
         }
         if let packed = layout.bf16Rows {
             let stride = layout.bf16Stride
             guard VectorOps.passesUseAVX512 else {
-                for r in rows { out[r] = bias[r] + dotBF16(packed + r * stride, main, count) }
+                let ahead = Int(AD_BF16_ROWS_AHEAD)
+                for r in rows {
+                    if r + ahead < rows.upperBound { ad_prefetch(packed + (r + ahead) * stride, 2 * stride) }
+                    out[r] = bias[r] + dotBF16(packed + r * stride, main, count)
+                }
                 return
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: (count + 31) / 32 * 32) { pairs in

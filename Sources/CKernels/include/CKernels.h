@@ -28,6 +28,18 @@ static inline void ad_prefetch(const void *p, long bytes) {
     for (long o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
 }
 
+/// Asks for rows r0..<r1 of a row-major array (`row_bytes` apart).
+static inline void ad_prefetch_rows(const void *w, long row_bytes, int r0, int r1) {
+    if (r1 > r0) ad_prefetch((const char *)w + (long)r0 * row_bytes, (long)(r1 - r0) * row_bytes);
+}
+
+/// How far ahead the AutoDeco heads' row kernels ask for their rows (~5 KB: 8 rows of
+/// SmolLM2's 8-bit layer, 4 of its bf16 one). The rows are read from memory every token, and
+/// without these requests the hardware prefetcher alone left the 8-bit layer at 8-21 µs a token
+/// per thread instead of 7-8.5 (docs/performance.md, "AutoDeco overhead").
+#define AD_Q8_ROWS_AHEAD 8
+#define AD_BF16_ROWS_AHEAD 4
+
 /// 1 when the AVX2 kernels run on this CPU, 0 when the portable ones do.
 int ad_kernels_use_avx2(void);
 
