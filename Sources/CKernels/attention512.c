@@ -117,7 +117,7 @@ AVX512 static ALWAYS_INLINE void attend_chunk(int half, int d16, const float *q,
         scores16(half, d16, q + j * d, k, v, stride, n, scale, j == 0 ? ahead : 0, s);
         const float m = max_of(s, n);
         h[0] = m;
-        h[1] = ad_store_exp_avx512(s, n, m, 1, s);
+        h[1] = ad_store_exp_avx512(s, n, m, 1, s, 0, 0);
     }
     // Heads in sets whose chains fit the 32 registers with the rows' vectors: 3 of 64 columns
     // (24 chains + 8 row vectors), 1 of 128.

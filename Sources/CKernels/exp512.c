@@ -76,12 +76,18 @@ AVX512 static inline __m512 log16(__m512 x) {
 
 static inline __mmask16 first_lanes(int count) { return (__mmask16)((1u << count) - 1); }
 
-AVX512 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) {
+AVX512 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out,
+                                 const void *ahead, long ahead_bytes) {
     const __m512 s = _mm512_set1_ps(shift), k = _mm512_set1_ps(scale);
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int i = 0;
+    // The lines of `ahead` are asked for evenly over the iterations, so that memory delivers
+    // them while the polynomials keep the core busy.
+    const char *next = (const char *)ahead, *end = next + (ahead ? ahead_bytes : 0);
+    const long per = n >= 32 ? (ahead_bytes / 64 + n / 32 - 1) / (n / 32) : 0;
     // Two independent vectors per iteration: the polynomial is a chain of dependent steps.
     for (; i + 32 <= n; i += 32) {
+        for (long j = 0; j < per && next < end; j++, next += 64) __builtin_prefetch(next, 0, 3);
         const __m512 e0 = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), s), k), 0xFFFF);
         const __m512 e1 = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), s), k), 0xFFFF);
         _mm512_storeu_ps(out + i, e0);
@@ -141,8 +147,9 @@ AVX512 void ad_swiglu_avx512(float *gate, const float *up, int n) {
 #else
 int ad_kernels_have_avx512f(void) { return 0; }
 // Never called: Swift checks ad_kernels_have_avx512f first.
-float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out) {
-    (void)x; (void)n; (void)shift; (void)scale; (void)out;
+float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out,
+                          const void *ahead, long ahead_bytes) {
+    (void)x; (void)n; (void)shift; (void)scale; (void)out; (void)ahead; (void)ahead_bytes;
     __builtin_trap();
 }
 void ad_swiglu_avx512(float *gate, const float *up, int n) {

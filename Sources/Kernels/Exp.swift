@@ -66,20 +66,28 @@ extension VectorOps {
 
     /// out[i] = exp((x[i] - shift) * scale) for i in 0..<n; returns their sum. AVX-512 (C) when
     /// `passesUseAVX512`, else two vectors per iteration, as in `sumExp`: the polynomial is a chain of
-    /// dependent steps, and two chains in flight can overlap.
+    /// dependent steps, and two chains in flight can overlap. `prefetching`: memory to ask for
+    /// meanwhile, a little every iteration (what the caller reads next: its lines arrive while
+    /// the polynomials keep the core busy).
     public static func storeExp(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
-                                into out: UnsafeMutablePointer<Float>) -> Float {
-        if passesUseAVX512 { return ad_store_exp_avx512(x, Int32(n), shift, scale, out) }
-        return storeExpPortable(x, n: n, shift: shift, scale: scale, into: out)
+                                into out: UnsafeMutablePointer<Float>, prefetching ahead: UnsafeRawBufferPointer? = nil) -> Float {
+        if passesUseAVX512 { return ad_store_exp_avx512(x, Int32(n), shift, scale, out, ahead?.baseAddress, ahead?.count ?? 0) }
+        return storeExpPortable(x, n: n, shift: shift, scale: scale, into: out, prefetching: ahead)
     }
 
     /// `storeExp` in Swift SIMD (8 lanes), on any CPU.
     public static func storeExpPortable(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
-                                        into out: UnsafeMutablePointer<Float>) -> Float {
+                                        into out: UnsafeMutablePointer<Float>, prefetching ahead: UnsafeRawBufferPointer? = nil) -> Float {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
         let s = SIMD8<Float>(repeating: shift), k = SIMD8<Float>(repeating: scale)
         var i = 0
+        // The lines of `ahead`, spread evenly over the iterations.
+        var next = 0
+        let aheadBytes = ahead?.count ?? 0, per = n >= 16 ? (aheadBytes / 64 + n / 16 - 1) / (n / 16) : 0
         while i + 16 <= n {
+            if let base = ahead?.baseAddress, next < aheadBytes {
+                ad_prefetch(base + next, min(64 * per, aheadBytes - next)); next += 64 * per
+            }
             let e0 = expSIMD((loadSIMD8(x + i) - s) * k), e1 = expSIMD((loadSIMD8(x + i + 8) - s) * k)
             storeSIMD(e0, out + i); storeSIMD(e1, out + i + 8)
             acc0 += e0; acc1 += e1

@@ -243,6 +243,13 @@ public struct Top5: Sendable, Equatable {
     public mutating func merge(_ other: Top5) {
         insert(other.v0); insert(other.v1); insert(other.v2); insert(other.v3); insert(other.v4)
     }
+
+    /// The five largest of all the parts', merged in the parts' order.
+    public static func merged(_ parts: UnsafeMutableBufferPointer<Top5>) -> Top5 {
+        var top = Top5()
+        for p in parts { top.merge(p) }
+        return top
+    }
 }
 
 /// dot(w, x) over `blocks` blocks of 32 int8 weights at `row`, followed by their `blocks` float

@@ -54,47 +54,67 @@ public final class AutoDecoController: DecodingController {
         guard useT || useP else { return .neutral }
         let heads = self.heads, n = logits.count
         let parts = pool?.threadCount ?? 1
-        // One parallel region for what needs neither T nor the other threads: the heads' first
-        // layers (rows 0..<256 the temperature head, 256..<512 the top-p head's hidden-state
-        // columns; split between the threads, memory-bound) and each thread's top five logits of
-        // its slice of the vocabulary (the max the exponentials need). The thread whose rows are
-        // the whole temperature head also finishes it there (the same arithmetic as after), and
-        // the caller's thread first asks for what both heads' finishes read (7 KB per head, cold
-        // after the forward pass: ~1 µs each when read on the critical path).
-        let rows = (useT ? 0 : width)..<(useP ? 2 * width : width)
-        var top = Top5()
-        var finishedT: Float?
-        withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
-            pre.withUnsafeMutableBufferPointer { buf in
-                let out = buf.baseAddress!
-                let work = { (k: Int) in
-                    if k == 0 {
-                        if useT { heads.temperatureHead.prefetchFinish() }
-                        if useP { heads.topPHead.prefetchFinish() }
-                    }
-                    let part = ThreadPool.part(k, of: parts, count: rows.count)
-                    let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
-                    let tRows = mine.clamped(to: 0..<width), pRows = mine.clamped(to: width..<(2 * width))
-                    if !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: out, rows: tRows) }
-                    if !pRows.isEmpty {
-                        heads.topPHead.preactivations(h, count: H, into: out + width, rows: (pRows.lowerBound - width)..<(pRows.upperBound - width))
-                    }
-                    let slice = LogitFeatures.slice(n, part: k, of: parts)
-                    tops.initializeElement(at: k, to: useP && n > 1 ? VectorOps.top5(logits.baseAddress! + slice.lowerBound, n: slice.count) : Top5())
-                    if tRows.count == width { finishedT = 2 * heads.temperatureHead.finish(out, count: H, extra: []) }
-                }
-                if let pool { pool.run(inline: inline, work) } else { work(0) }
-            }
-            for k in 0..<parts { top.merge(tops[k]) }
-        }
-        let t = !useT ? 1 : finishedT ?? 2 * pre.withUnsafeBufferPointer { heads.temperatureHead.finish($0.baseAddress!, count: H, extra: []) }
-        guard useP else { return DecodingDecision(temperature: t, topP: 1) }
-        if !weightsInPlace && capacity < n {
+        let withFeatures = useP && n > 1
+        if withFeatures && !weightsInPlace && capacity < n {
             scratch.deallocate()
             scratch = .allocate(capacity: n); capacity = n
         }
         let out = weightsInPlace ? UnsafeMutablePointer(mutating: logits.baseAddress!) : scratch
-        let f = LogitFeatures(logits: logits, temperature: t, scratch: out, pool: pool, top: top, inline: inline)
+        func run(_ body: (Int) -> Void) { if let pool { pool.run(inline: inline, body) } else { body(0) } }
+        // Three parallel regions, each thread taking its part of the rows and its slice of the
+        // vocabulary in each. 1: the temperature head's first layer (memory-bound) and the top
+        // five logits (the max the exponentials need); the caller's thread first asks for what
+        // both heads' finishes read (7 KB per head, cold after the forward pass: ~1 µs each when
+        // read on the critical path). 2: the exponentials, asking meanwhile for the top-p head's
+        // rows, which memory delivers under their arithmetic. 3: those rows (the top-p head's
+        // hidden-state columns), from the caches, and the moments. Without the top-p head (or
+        // without a vocabulary) region 1 computes every row there is and the others do not run.
+        let tOnly = useT && withFeatures
+        let firstRows = tOnly ? 0..<width : (useT ? 0 : width)..<(useP ? 2 * width : width)
+        var finishedT: Float?
+        let (t, features): (Float, LogitFeatures?) = withUnsafeTemporaryAllocation(of: Float.self, capacity: LogitFeatures.Passes.sumsCount(parts: parts)) { sums in
+            withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
+                pre.withUnsafeMutableBufferPointer { buf in
+                    let pre = buf.baseAddress!
+                    let passes = LogitFeatures.Passes(logits: logits.baseAddress!, count: n, scratch: out, parts: parts, sums: sums.baseAddress!)
+                    // Part k of these rows of the two first layers (0..<256 the temperature head's, 256..<512 the top-p head's).
+                    func part(_ k: Int, of rows: Range<Int>) -> (t: Range<Int>, p: Range<Int>) {
+                        let part = ThreadPool.part(k, of: parts, count: rows.count)
+                        let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
+                        let p = mine.clamped(to: width..<(2 * width))
+                        return (mine.clamped(to: 0..<width), (p.lowerBound - width)..<(p.upperBound - width))
+                    }
+                    func compute(_ k: Int, of rows: Range<Int>) {
+                        let (tRows, pRows) = part(k, of: rows)
+                        if !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: pre, rows: tRows) }
+                        if !pRows.isEmpty { heads.topPHead.preactivations(h, count: H, into: pre + width, rows: pRows) }
+                        if tRows.count == width { finishedT = 2 * heads.temperatureHead.finish(pre, count: H, extra: []) }
+                    }
+                    run { k in
+                        if k == 0 {
+                            if useT { heads.temperatureHead.prefetchFinish() }
+                            if useP { heads.topPHead.prefetchFinish() }
+                        }
+                        compute(k, of: firstRows)
+                        if withFeatures { tops.initializeElement(at: k, to: passes.top5(part: k)) }
+                    }
+                    let t = !useT ? 1 : finishedT ?? 2 * heads.temperatureHead.finish(pre, count: H, extra: [])
+                    guard withFeatures else { return (t, nil) }
+                    let top = Top5.merged(tops), topPRows = width..<(2 * width)
+                    run { k in
+                        let ahead = tOnly ? heads.topPHead.inferenceBytes(rows: part(k, of: topPRows).p) : nil
+                        passes.exponentials(part: k, maxLogit: top.v0, temperature: t, prefetching: ahead)
+                    }
+                    run { k in
+                        if tOnly { compute(k, of: topPRows) }
+                        passes.moments(part: k)
+                    }
+                    return (t, passes.features(top: top, temperature: t))
+                }
+            }
+        }
+        guard useP else { return DecodingDecision(temperature: t, topP: 1) }
+        let f = features ?? .zero
         // The features' exp((l - max) / (T + 1e-8)) are the sampler's weights at T (to 1e-8).
         let weights = ScaledWeights(temperature: t, maxLogit: f.maxLogit, sum: f.partition, weights: out, count: n)
         let p = pre.withUnsafeBufferPointer {

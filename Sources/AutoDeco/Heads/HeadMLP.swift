@@ -111,6 +111,18 @@ public struct HeadMLP: Sendable, Equatable {
         }
     }
 
+    /// Where inference reads these rows of the first layer (nil for float32 rows, which live in
+    /// `first.weight`): for asking for them ahead of `preactivations`.
+    public func inferenceBytes(rows: Range<Int>) -> UnsafeRawBufferPointer? {
+        if let q8 = layout.q8Rows {
+            return UnsafeRawBufferPointer(start: q8 + rows.lowerBound * layout.q8RowBytes, count: rows.count * layout.q8RowBytes)
+        }
+        if let packed = layout.bf16Rows {
+            return UnsafeRawBufferPointer(start: packed + rows.lowerBound * layout.bf16Stride, count: 2 * rows.count * layout.bf16Stride)
+        }
+        return nil
+    }
+
     /// Whether inference reads the first layer as packed bf16 (its weights are all bf16 values).
     public var readsBF16Rows: Bool { layout.bf16Rows != nil }
     /// Whether inference reads the first layer's hidden-state columns as 8-bit blocks (`.q8_0`).

@@ -28,49 +28,95 @@ public struct LogitFeatures: Sendable, Equatable {
     /// A top-5 scan (skipped when the caller already has the five largest logits, `top`), then two
     /// SIMD passes, split over `pool`'s threads when given: exp (kept in `scratch`, which must hold
     /// logits.count floats; it may be the logits' own memory, which they then replace) with its
-    /// sum, then the variance and entropy sums. `inline`: the pool's
-    /// parts run one after another on the calling thread (the same sums, to the bit).
+    /// sum, then the variance and entropy sums. `inline`: the pool's parts run one after another
+    /// on the calling thread (the same sums, to the bit).
     public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>,
                 pool: ThreadPool? = nil, top known: Top5? = nil, inline: Bool = false) {
-        let n = l.count
-        guard n > 1, let base = l.baseAddress else { self = .zero; return }
+        guard l.count > 1, let base = l.baseAddress else { self = .zero; return }
         let parts = pool?.threadCount ?? 1
-        func split(_ body: (Int, Range<Int>) -> Void) {
-            guard let pool else { body(0, 0..<n); return }
-            pool.run(inline: inline) { k in body(k, Self.slice(n, part: k, of: parts)) }
+        func split(_ body: (Int) -> Void) {
+            guard let pool else { body(0); return }
+            pool.run(inline: inline, body)
         }
-        // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
-        var top = Top5()
-        if let known { top = known } else {
-            withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
-                split { k, r in tops.initializeElement(at: k, to: VectorOps.top5(base + r.lowerBound, n: r.count)) }
-                for k in 0..<parts { top.merge(tops[k]) }
+        self = withUnsafeTemporaryAllocation(of: Float.self, capacity: Passes.sumsCount(parts: parts)) { sums in
+            let passes = Passes(logits: base, count: l.count, scratch: scratch, parts: parts, sums: sums.baseAddress!)
+            // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
+            let top = known ?? withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
+                split { k in tops.initializeElement(at: k, to: passes.top5(part: k)) }
+                return Top5.merged(tops)
             }
+            split { k in passes.exponentials(part: k, maxLogit: top.v0, temperature: t) }
+            split { k in passes.moments(part: k) }
+            return passes.features(top: top, temperature: t)
         }
-        let m = top.v0
-        let invT = 1 / (t + 1e-8)
-        // Pass 1: e_i = exp((l_i - m) / T), stored, and their sum Z. Pass 2: the variance around the
-        // mean 1/V (as torch's two-pass var; sum q^2 - 1/V would cancel on flat distributions) and
-        // sum q ln(q + 1e-8). Both loops live in Kernels, where the SIMD exp and log inline.
-        var z: Float = 0, sumSq: Float = 0, sumEnt: Float = 0
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * parts) { sums in
-            split { k, r in sums[k] = VectorOps.storeExp(base + r.lowerBound, n: r.count, shift: m, scale: invT, into: scratch + r.lowerBound) }
+    }
+
+    /// The passes over the vocabulary that make the features, a slice of it per part, for callers
+    /// that run them inside parallel regions of their own: every part's `exponentials`, then
+    /// every part's `moments`, then `features`. The parts' sums are kept in `sums` and added in
+    /// the order of the parts, so the result does not depend on which thread ran which part.
+    public struct Passes {
+        public let logits: UnsafePointer<Float>
+        public let count: Int
+        public let parts: Int
+        /// Where the exponentials go: [count] (possibly the logits themselves).
+        public let out: UnsafeMutablePointer<Float>
+        /// [parts] sums of exponentials, [parts] squared deviations, [parts] q ln q.
+        let sums: UnsafeMutablePointer<Float>
+
+        /// How many floats `sums` must hold.
+        public static func sumsCount(parts: Int) -> Int { 3 * parts }
+
+        public init(logits: UnsafePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>, parts: Int, sums: UnsafeMutablePointer<Float>) {
+            self.logits = logits; self.count = count; out = scratch; self.parts = parts; self.sums = sums
+        }
+
+        public func slice(_ k: Int) -> Range<Int> { LogitFeatures.slice(count, part: k, of: parts) }
+
+        /// The five largest logits of part k (merge the parts' with `Top5.merged`).
+        public func top5(part k: Int) -> Top5 {
+            let r = slice(k)
+            return VectorOps.top5(logits + r.lowerBound, n: r.count)
+        }
+
+        /// e_i = exp((l_i - max) / (T + 1e-8)) over part k, stored, with their sum; `prefetching`:
+        /// memory to bring into the caches meanwhile (see `VectorOps.storeExp`).
+        public func exponentials(part k: Int, maxLogit m: Float, temperature t: Float, prefetching: UnsafeRawBufferPointer? = nil) {
+            let r = slice(k)
+            sums[k] = VectorOps.storeExp(logits + r.lowerBound, n: r.count, shift: m, scale: 1 / (t + 1e-8),
+                                         into: out + r.lowerBound, prefetching: prefetching)
+        }
+
+        /// Z = sum e_i, once every part's exponentials are done.
+        public var partition: Float {
+            var z: Float = 0
             for k in 0..<parts { z += sums[k] }
-            let invZ = 1 / z
-            split { k, r in
-                let moments = VectorOps.probabilityMoments(scratch + r.lowerBound, n: r.count, invZ: invZ, mean: 1 / Float(n), eps: 1e-8)
-                sums[k] = moments.sumSquaredDeviation; sums[parts + k] = moments.sumQLogQ
-            }
-            for k in 0..<parts { sumSq += sums[k]; sumEnt += sums[parts + k] }
+            return z
         }
-        maxLogit = m
-        partition = z
-        maxProb = 1 / z  // e of the max is exp(0) = 1
-        entropy = -sumEnt
-        probVariance = sumSq / Float(n - 1)
-        // Fewer than five logits leave -inf entries, whose exp is 0.
-        let e = { (v: Float) in expf((v - m) * invT) }
-        top5Sum = (e(top.v0) + e(top.v1) + e(top.v2) + e(top.v3) + e(top.v4)) / z
+
+        /// The variance around the mean 1/V (as torch's two-pass var; sum q^2 - 1/V would cancel
+        /// on flat distributions) and sum q ln(q + 1e-8) over part k, once every part's
+        /// exponentials are done. Both loops live in Kernels, where the SIMD exp and log inline.
+        public func moments(part k: Int) {
+            let r = slice(k)
+            let m = VectorOps.probabilityMoments(out + r.lowerBound, n: r.count, invZ: 1 / partition, mean: 1 / Float(count), eps: 1e-8)
+            sums[parts + k] = m.sumSquaredDeviation; sums[2 * parts + k] = m.sumQLogQ
+        }
+
+        /// The statistics, once every part's moments are done.
+        public func features(top: Top5, temperature t: Float) -> LogitFeatures {
+            var sumSq: Float = 0, sumEnt: Float = 0
+            for k in 0..<parts { sumSq += sums[parts + k]; sumEnt += sums[2 * parts + k] }
+            let z = partition, m = top.v0, invT = 1 / (t + 1e-8)
+            // Fewer than five logits leave -inf entries, whose exp is 0.
+            let e = { (v: Float) in expf((v - m) * invT) }
+            var f = LogitFeatures(maxProb: 1 / z,  // e of the max is exp(0) = 1
+                                  entropy: -sumEnt, probVariance: sumSq / Float(count - 1),
+                                  top5Sum: (e(top.v0) + e(top.v1) + e(top.v2) + e(top.v3) + e(top.v4)) / z)
+            f.maxLogit = m
+            f.partition = z
+            return f
+        }
     }
 
     /// Part k of `parts` of 0..<n, cut on multiples of 16 (the SIMD passes' stride).

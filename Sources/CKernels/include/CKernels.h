@@ -111,8 +111,10 @@ double ad_vnni_peak_macs(int bits, long rounds);
 int ad_kernels_have_avx512f(void);
 
 /// out[i] = exp((x[i] - shift) * scale) for i < n (exactly 0 where the argument is below -87);
-/// returns their sum. `out` may be `x`.
-float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out);
+/// returns their sum. `out` may be `x`. Meanwhile it asks for the `ahead_bytes` bytes at `ahead`
+/// (may be NULL) to be brought into the caches, for work that reads them next.
+float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out,
+                          const void *ahead, long ahead_bytes);
 
 /// With q = e[i] * inv_z: *sum_sq_dev = sum (q - mean)^2, *sum_q_log_q = sum q ln(q + eps).
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
