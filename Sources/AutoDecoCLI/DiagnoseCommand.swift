@@ -30,7 +30,7 @@ struct DiagnoseCommand: ParsableCommand {
     @OptionGroup var output: JSONReportOptions
 
     func run() throws {
-        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions))
+        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions), headWeights: headsOption.headWeights)
         let heads = try context.requireHeads("diagnose")
         let activations = try context.activations(data)
         let bar = ProgressBar(total: activations.positionCount, label: "decomposition")

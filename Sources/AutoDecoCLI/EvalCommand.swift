@@ -40,6 +40,9 @@ struct EvalHeadsOption: ParsableArguments {
     @Option(name: .long, help: "AutoDeco heads directory (official format) for autodeco, its ablations and meanshift. Default on the default model: the shipped heads.")
     var heads: String?
 
+    @Option(name: .long, help: headWeightsHelp)
+    var headWeights: HeadWeightFormat = .exact
+
     func directory(_ model: ModelOptions) -> String? { heads ?? (model.model == nil ? DefaultHeads.directory : nil) }
 }
 
@@ -89,7 +92,7 @@ struct EvalCommand: ParsableCommand {
         let problems = try loadProblems(dataset, limit: protocolOptions.limit)
         let needsHeads: Bool
         if case .meanShift(nil, _) = parsed { needsHeads = true } else { needsHeads = parsed.usesHeads }
-        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: needsHeads ? headsOption.directory(modelOptions) : nil)
+        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: needsHeads ? headsOption.directory(modelOptions) : nil, headWeights: headsOption.headWeights)
         parsed = try context.resolve(parsed, meanShiftData: meanShiftData)
         let summary = try context.evaluate(problems: problems, dataset: datasetName(dataset), settings: try protocolOptions.settings(parsed), out: out)
         Console.info(summary.markdown)

@@ -8,16 +8,18 @@ struct EvaluationContext {
     let model: LoadedModel
     let modelPath: String
     let heads: AutoDecoHeads?
-    let headsDirectory: String?
+    /// How the heads are recorded in summaries and run stamps: the directory, followed by the
+    /// weights' form when it is not exact (so a q8_0 run never reuses or resumes an exact one).
+    let headsLabel: String?
     let activationsDirectory: String
 
-    init(modelOptions: ModelOptions, headsDirectory: String?) throws {
+    init(modelOptions: ModelOptions, headsDirectory: String?, headWeights: HeadWeightFormat) throws {
         let model = try modelOptions.load()
         self.model = model
         modelPath = try modelOptions.resolvePath()
-        self.headsDirectory = headsDirectory
+        headsLabel = headsDirectory.map { headWeights == .exact ? $0 : "\($0) (\(headWeights.rawValue))" }
         heads = try headsDirectory.map {
-            try AutoDecoCheckpoint.load(directory: $0, for: model.model.config)
+            try AutoDecoCheckpoint.load(directory: $0, for: model.model.config, format: headWeights)
         }
         activationsDirectory = DefaultModel.cacheDirectory(override: modelOptions.cacheDir).appendingPathComponent("activations").path
     }
@@ -59,7 +61,7 @@ struct EvaluationContext {
     /// With `reuse`, an existing summary.json of the same settings (model, heads, seeds too) is read instead.
     func evaluate(problems: [Problem], dataset: String, settings: EvaluationSettings, out: String?, reuse: Bool = false) throws -> EvaluationSummary {
         let summaryPath = out.map { URL(fileURLWithPath: $0).appendingPathComponent("summary.json").path }
-        let headsKey = settings.method.usesHeads ? headsDirectory : nil  // heads matter only to methods that use them
+        let headsKey = settings.method.usesHeads ? headsLabel : nil  // heads matter only to methods that use them
         if reuse, let summaryPath, let old = try? EvaluationSummary.read(summaryPath), old.method == settings.method.description,
            old.dataset == dataset, old.problems == problems.count, old.seeds.count == settings.effectiveSeeds,
            old.seeds.first == settings.firstSeed, old.samplesPerSeed == settings.effectiveSamples, old.maxTokens == settings.maxTokens,

@@ -24,7 +24,7 @@ struct MeanShiftCommand: ParsableCommand {
     @OptionGroup var output: JSONReportOptions
 
     func run() throws {
-        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions))
+        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions), headWeights: headsOption.headWeights)
         let m = try context.meanShift(data: data)
         Console.info(String(format: """
             %d supervised tokens of %@

@@ -44,10 +44,10 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions))
+        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: headsOption.directory(modelOptions), headWeights: headsOption.headWeights)
         let heuristicMethods = try heuristics.map { try EvaluationMethod(parsing: $0) }
         let meanShift = try meanShiftData.map { try context.meanShift(data: $0) }
-        var document = ResultsDocument(model: context.model.name, heads: context.headsDirectory,
+        var document = ResultsDocument(model: context.model.name, heads: context.headsLabel,
                                        settings: try protocolOptions.settings(.greedy), meanShift: meanShift)
         let plotDir = URL(fileURLWithPath: out).deletingPathExtension()
         let sweep = SweepRun(context: context, protocolOptions: protocolOptions)

@@ -115,7 +115,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         let problems = try loadProblems(dataset, limit: protocolOptions.limit)
-        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: noReferences ? nil : headsOption.directory(modelOptions))
+        let context = try EvaluationContext(modelOptions: modelOptions, headsDirectory: noReferences ? nil : headsOption.directory(modelOptions), headWeights: headsOption.headWeights)
         let sweep = SweepRun(context: context, protocolOptions: protocolOptions)
         let name = datasetName(dataset)
         let result = try sweep.run(problems: problems, dataset: name, out: out)
