@@ -25,23 +25,21 @@ public struct LogitFeatures: Sendable, Equatable {
         self.maxProb = maxProb; self.entropy = entropy; self.probVariance = probVariance; self.top5Sum = top5Sum
     }
 
-    /// A top-5 scan (skipped when the caller already has the five largest logits, `top`), then two
-    /// SIMD passes, split over `pool`'s threads when given: exp (kept in `scratch`, which must hold
-    /// logits.count floats; it may be the logits' own memory, which they then replace) with its
-    /// sum, then the variance and entropy sums. `inline`: the pool's parts run one after another
-    /// on the calling thread (the same sums, to the bit).
+    /// A top-5 scan, then two SIMD passes, split over `pool`'s threads when given: exp (kept in
+    /// `scratch`, which must hold logits.count floats; it may be the logits' own memory, which
+    /// they then replace) with its sum, then the variance and entropy sums. (The AutoDeco
+    /// controller runs the same `Passes` inside parallel regions of its own.)
     public init(logits l: UnsafeBufferPointer<Float>, temperature t: Float, scratch: UnsafeMutablePointer<Float>,
-                pool: ThreadPool? = nil, top known: Top5? = nil, inline: Bool = false) {
+                pool: ThreadPool? = nil) {
         guard l.count > 1, let base = l.baseAddress else { self = .zero; return }
         let parts = pool?.threadCount ?? 1
         func split(_ body: (Int) -> Void) {
-            guard let pool else { body(0); return }
-            pool.run(inline: inline, body)
+            if let pool { pool.run(body) } else { body(0) }
         }
         self = withUnsafeTemporaryAllocation(of: Float.self, capacity: Passes.sumsCount(parts: parts)) { sums in
             let passes = Passes(logits: base, count: l.count, scratch: scratch, parts: parts, sums: sums.baseAddress!)
             // The top five logits (softmax is monotonic: the top five q are theirs); the first is the max.
-            let top = known ?? withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
+            let top = withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
                 split { k in tops.initializeElement(at: k, to: passes.top5(part: k)) }
                 return Top5.merged(tops)
             }
