@@ -20,16 +20,21 @@ public final class AutoDecoController: DecodingController {
     /// the statistics' passes over the vocabulary; nil runs them on the caller's thread.
     public let pool: ThreadPool?
     /// Both heads' first-layer preactivations: [2, 256].
-    private var pre = [Float](repeating: 0, count: 2 * HeadMLP.width)
+    private let pre = UnsafeMutablePointer<Float>.allocate(capacity: 2 * HeadMLP.width)
+    /// What the heads' inference reads, held here: a decision follows these plain pointers
+    /// rather than copying `heads` (a retain of every array in it, each a cold line).
+    private let temperatureHead: HeadInferenceLayout, topPHead: HeadInferenceLayout
 
     public init(heads: AutoDecoHeads, useTemperatureHead: Bool = true, useTopPHead: Bool = true, pool: ThreadPool? = nil) {
         self.heads = heads
         self.pool = pool
         self.useTemperatureHead = useTemperatureHead && heads.temperatureHeadEnabled
         self.useTopPHead = useTopPHead && heads.topPHeadEnabled
+        temperatureHead = heads.temperatureHead.inference
+        topPHead = heads.topPHead.inference
     }
 
-    deinit { scratch.deallocate() }
+    deinit { scratch.deallocate(); pre.deallocate() }
 
     public func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
         decide(hidden: hidden, logits: logits, inline: false, weightsInPlace: false)
@@ -49,10 +54,10 @@ public final class AutoDecoController: DecodingController {
     private func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>, inline: Bool,
                         weightsInPlace: Bool) -> DecodingDecision {
         guard let h = hidden.baseAddress, hidden.count == heads.hiddenSize else { return .neutral }
-        let H = heads.hiddenSize, width = HeadMLP.width
+        let H = hidden.count, width = HeadMLP.width
         let useT = useTemperatureHead, useP = useTopPHead
         guard useT || useP else { return .neutral }
-        let heads = self.heads, n = logits.count
+        let tHead = temperatureHead, pHead = topPHead, pre = pre, n = logits.count
         let parts = pool?.threadCount ?? 1
         let withFeatures = useP && n > 1
         if withFeatures && !weightsInPlace && capacity < n {
@@ -62,63 +67,64 @@ public final class AutoDecoController: DecodingController {
         let out = weightsInPlace ? UnsafeMutablePointer(mutating: logits.baseAddress!) : scratch
         func run(_ body: (Int) -> Void) { if let pool { pool.run(inline: inline, body) } else { body(0) } }
         // Three parallel regions, each thread taking its part of the rows and its slice of the
-        // vocabulary in each. 1: the temperature head's first layer (memory-bound) and the top
-        // five logits (the max the exponentials need); the caller's thread first asks for what
-        // both heads' finishes read (7 KB per head, cold after the forward pass: ~1 µs each when
-        // read on the critical path). 2: the exponentials, asking meanwhile for the top-p head's
-        // rows, which memory delivers under their arithmetic. 3: those rows (the top-p head's
-        // hidden-state columns), from the caches, and the moments. Without the top-p head (or
-        // without a vocabulary) region 1 computes every row there is and the others do not run.
+        // vocabulary in each. 1: the temperature head's first layer (memory-bound), each thread's
+        // part of its second layer (from the rows it just computed; the caller adds the parts), and the top five logits (the
+        // max the exponentials need); the caller's thread first asks for what the top-p head's
+        // finish reads (7 KB, cold after the forward pass: ~1 µs when read on the critical path).
+        // 2: the exponentials, asking meanwhile for the top-p head's rows, which memory delivers
+        // under their arithmetic. 3: those rows (the top-p head's hidden-state columns), from the
+        // caches, and the moments. Without the top-p head (or without a vocabulary) region 1
+        // computes every row there is and the others do not run.
         let tOnly = useT && withFeatures
         let firstRows = tOnly ? 0..<width : (useT ? 0 : width)..<(useP ? 2 * width : width)
-        var finishedT: Float?
-        let (t, features): (Float, LogitFeatures?) = withUnsafeTemporaryAllocation(of: Float.self, capacity: LogitFeatures.Passes.sumsCount(parts: parts)) { sums in
+        // Part k of these rows of the two first layers (0..<256 the temperature head's, 256..<512 the top-p head's).
+        func part(_ k: Int, of rows: Range<Int>) -> (t: Range<Int>, p: Range<Int>) {
+            let part = ThreadPool.part(k, of: parts, count: rows.count)
+            let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
+            let p = mine.clamped(to: width..<(2 * width))
+            return (mine.clamped(to: 0..<width), (p.lowerBound - width)..<(p.upperBound - width))
+        }
+        func compute(_ k: Int, of rows: Range<Int>) -> Float {
+            let (tRows, pRows) = part(k, of: rows)
+            tHead.prefetchSecondLayer(rows: tRows)
+            if !tRows.isEmpty { tHead.preactivations(h, count: H, into: pre, rows: tRows) }
+            if !pRows.isEmpty { pHead.preactivations(h, count: H, into: pre + width, rows: pRows) }
+            return tHead.secondLayerPart(pre, rows: tRows)
+        }
+        // [parts] the temperature head's second-layer parts, then the passes' sums.
+        let scalars = parts + LogitFeatures.Passes.sumsCount(parts: parts)
+        let (t, features): (Float, LogitFeatures?) = withUnsafeTemporaryAllocation(of: Float.self, capacity: scalars) { buffer in
             withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
-                pre.withUnsafeMutableBufferPointer { buf in
-                    let pre = buf.baseAddress!
-                    let passes = LogitFeatures.Passes(logits: logits.baseAddress!, count: n, scratch: out, parts: parts, sums: sums.baseAddress!)
-                    // Part k of these rows of the two first layers (0..<256 the temperature head's, 256..<512 the top-p head's).
-                    func part(_ k: Int, of rows: Range<Int>) -> (t: Range<Int>, p: Range<Int>) {
-                        let part = ThreadPool.part(k, of: parts, count: rows.count)
-                        let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
-                        let p = mine.clamped(to: width..<(2 * width))
-                        return (mine.clamped(to: 0..<width), (p.lowerBound - width)..<(p.upperBound - width))
-                    }
-                    func compute(_ k: Int, of rows: Range<Int>) {
-                        let (tRows, pRows) = part(k, of: rows)
-                        if !tRows.isEmpty { heads.temperatureHead.preactivations(h, count: H, into: pre, rows: tRows) }
-                        if !pRows.isEmpty { heads.topPHead.preactivations(h, count: H, into: pre + width, rows: pRows) }
-                        if tRows.count == width { finishedT = 2 * heads.temperatureHead.finish(pre, count: H, extra: []) }
-                    }
-                    run { k in
-                        if k == 0 {
-                            if useT { heads.temperatureHead.prefetchFinish() }
-                            if useP { heads.topPHead.prefetchFinish() }
-                        }
-                        compute(k, of: firstRows)
-                        if withFeatures { tops.initializeElement(at: k, to: passes.top5(part: k)) }
-                    }
-                    let t = !useT ? 1 : finishedT ?? 2 * heads.temperatureHead.finish(pre, count: H, extra: [])
-                    guard withFeatures else { return (t, nil) }
-                    let top = Top5.merged(tops), topPRows = width..<(2 * width)
-                    run { k in
-                        let ahead = tOnly ? heads.topPHead.inferenceBytes(rows: part(k, of: topPRows).p) : nil
-                        passes.exponentials(part: k, maxLogit: top.v0, temperature: t, prefetching: ahead)
-                    }
-                    run { k in
-                        if tOnly { compute(k, of: topPRows) }
-                        passes.moments(part: k)
-                    }
-                    return (t, passes.features(top: top, temperature: t))
+                let secondParts = buffer.baseAddress!
+                let passes = LogitFeatures.Passes(logits: logits.baseAddress!, count: n, scratch: out, parts: parts, sums: secondParts + parts)
+                run { k in
+                    if k == 0 && useP { pHead.prefetchFinish() }
+                    secondParts[k] = compute(k, of: firstRows)
+                    if withFeatures { tops.initializeElement(at: k, to: passes.top5(part: k)) }
                 }
+                var secondSum: Float = 0
+                for k in 0..<parts { secondSum += secondParts[k] }
+                let t = useT ? 2 * tHead.output(secondSum) : 1
+                guard withFeatures else { return (t, nil) }
+                let top = Top5.merged(tops), topPRows = width..<(2 * width)
+                run { k in
+                    let ahead = tOnly ? pHead.inferenceBytes(rows: part(k, of: topPRows).p) : nil
+                    passes.exponentials(part: k, maxLogit: top.v0, temperature: t, prefetching: ahead)
+                }
+                run { k in
+                    if tOnly { _ = compute(k, of: topPRows) }
+                    passes.moments(part: k)
+                }
+                return (t, passes.features(top: top, temperature: t))
             }
         }
         guard useP else { return DecodingDecision(temperature: t, topP: 1) }
         let f = features ?? .zero
         // The features' exp((l - max) / (T + 1e-8)) are the sampler's weights at T (to 1e-8).
         let weights = ScaledWeights(temperature: t, maxLogit: f.maxLogit, sum: f.partition, weights: out, count: n)
-        let p = pre.withUnsafeBufferPointer {
-            heads.topPHead.finish($0.baseAddress! + width, count: H, extra: [t, f.maxProb, f.entropy, f.probVariance, f.top5Sum])
+        let p = withUnsafeTemporaryAllocation(of: Float.self, capacity: 5) { extra in
+            extra[0] = t; extra[1] = f.maxProb; extra[2] = f.entropy; extra[3] = f.probVariance; extra[4] = f.top5Sum
+            return pHead.finish(pre + width, extra: UnsafeBufferPointer(extra))
         }
         return DecodingDecision(temperature: t, topP: p, weights: weights)
     }
