@@ -23,6 +23,9 @@ public struct LlamaWeights: @unchecked Sendable {
     /// The LM head [vocab, hidden]; the token embedding when the model ties them.
     public private(set) var output: WeightMatrix
     public let tiedEmbeddings: Bool
+    /// Where the packed copies of the matrices live (`packForIntegerKernels`): the matrices hold
+    /// plain pointers into it.
+    private var packedArena: HugePageArena?
 
     public init(gguf f: GGUFFile, config c: ModelConfig) throws {
         func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
@@ -90,6 +93,7 @@ public struct LlamaWeights: @unchecked Sendable {
             MappedFile.releaseResidentPages(w.data, count: w.byteCount)
             return packed
         }
+        packedArena = arena
         output = pack(output)
         layers = layers.map { l in
             LayerWeights(attnNorm: l.attnNorm, wq: pack(l.wq), wk: pack(l.wk), wv: pack(l.wv), wo: pack(l.wo),

@@ -127,7 +127,10 @@ import Kernels
             let packed = layout != nil
             bytes.withUnsafeBytes { b in
                 let plain = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
-                let m = layout.map { plain.packedInto16Rows(layout: $0, pool: ThreadPool.shared(threads: 2)) } ?? plain
+                // Holds the packed rows; kept alive until m's last use below.
+                let arena = HugePageArena(byteCount: HugePageArena.byteCount(pieces: [layout.map { PackedRows16.byteCount(of: plain, layout: $0) } ?? 0]))
+                let m = layout.map { plain.packedInto16Rows(layout: $0, pool: ThreadPool.shared(threads: 2), arena: arena) } ?? plain
+                defer { withExtendedLifetime(arena) {} }
                 MatMul.matmul(m, rounded.activations, tokens: tokens, &y, ldy: rows, rows: 0..<rows)
                 for r in 0..<rows {
                     m.dequantizeRow(r, into: &dequantized)
@@ -174,8 +177,10 @@ import Kernels
                 defer { MatMul.forcePortableIntegerKernels(previous) }
                 var y = [Float](repeating: .nan, count: tokens * rows)
                 bytes.withUnsafeBytes { b in
-                    let m = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
-                        .packedInto16Rows(layout: layout, pool: ThreadPool.shared(threads: 2))
+                    let plain = WeightMatrix(format: format, rows: rows, cols: cols, data: b.baseAddress!)
+                    let arena = HugePageArena(byteCount: HugePageArena.byteCount(pieces: [PackedRows16.byteCount(of: plain, layout: layout)]))
+                    defer { withExtendedLifetime(arena) {} }
+                    let m = plain.packedInto16Rows(layout: layout, pool: ThreadPool.shared(threads: 2), arena: arena)
                     MatMul.matmul(m, rounded.activations, tokens: tokens, &y, ldy: rows, rows: range)
                 }
                 for t in 0..<tokens {
