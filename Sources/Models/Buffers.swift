@@ -40,6 +40,15 @@ public enum KVCacheElement: String, Sendable, CaseIterable {
     public var bytes: Int { self == .float16 ? 2 : 4 }
 }
 
+/// One layer of a `KVCache`: KV head h's rows start `h * headBytes` after `keys` and `values`.
+struct KVLayerView {
+    let keys: UnsafeMutableRawPointer, values: UnsafeMutableRawPointer
+    let headBytes: Int
+    let element: KVCacheElement
+    @inline(__always) func keys(head: Int) -> UnsafeMutableRawPointer { keys + head * headBytes }
+    @inline(__always) func values(head: Int) -> UnsafeMutableRawPointer { values + head * headBytes }
+}
+
 /// The KV cache of one sequence: per layer, K and V (float16 or float32), each KV head's
 /// positions contiguous ([kvHeads, capacity, headDim]) so that attention streams them in order.
 public final class KVCache: @unchecked Sendable {
@@ -74,6 +83,12 @@ public final class KVCache: @unchecked Sendable {
     /// Where KV head `head`'s rows of `layer` start; position p is `headDim` elements further per step.
     @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutableRawPointer { keys[layer] + head * capacity * headDim * element.bytes }
     @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutableRawPointer { values[layer] + head * capacity * headDim * element.bytes }
+
+    /// Where `layer`'s keys and values are, as plain data (what attention's threads read: a view
+    /// carries no reference to the cache, which the caller keeps alive).
+    func view(layer: Int) -> KVLayerView {
+        KVLayerView(keys: keys[layer], values: values[layer], headBytes: capacity * headDim * element.bytes, element: element)
+    }
 
     /// Brings the lines that `write(layer:position:...)` will fill into the cache: each new
     /// position's rows are cold (the weights streamed since evicted them), and fetched one head

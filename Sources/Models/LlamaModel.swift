@@ -195,9 +195,8 @@ public final class LlamaModel: @unchecked Sendable {
             // Each thread computes the same gate and up rows, then g = silu(g) * u on those columns
             // of every token while they are in its cache (no region of its own, nothing read from
             // the other core); counted in the gate+up step.
-            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil) { cols in
-                for t in 0..<T { VectorOps.swiglu(g + t * c.ffn + cols.lowerBound, u + t * c.ffn + cols.lowerBound, n: cols.count) }
-            }
+            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil,
+                   paired: SwiGLUColumns(gate: g, up: u, width: c.ffn, tokens: T))
             clock.lap(.gateUp)
             (li + 1 < weights.layers.count ? weights.layers[li + 1].attnNorm : weights.outputNorm)
                 .withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
@@ -322,67 +321,20 @@ public final class LlamaModel: @unchecked Sendable {
         let ps = Attention.partStride(headDim: d)
         // Parts [row][chunk][head][partStride] when split.
         let parts = split ? ws.attentionParts.reserve(T * maxChunks * c.heads * ps) : ws.attentionParts.pointer
-        let work = { (thread: Int) in
-            let scratch = ws.scores[thread].pointer
-            // A task's row, first query head, KV head and chunk.
-            func decode(_ task: Int) -> (row: Int, head: Int, kvHead: Int, chunk: Int) {
-                let r = task % tasksPerRow, h = (r % headTasks) * perTask
-                return (task / tasksPerRow, h, h / group, r / headTasks)
-            }
-            // Interleaved tasks balance the causal triangle across threads.
-            var task = thread
-            while task < tasks {
-                if task + n < tasks {
-                    let next = decode(task + n), cache = caches[next.row], lo = next.chunk * Attention.chunk
-                    let length = positions[next.row] + 1
-                    if lo < length {
-                        Attention.prefetchFirstKeys(cache.keys(layer: layer, head: next.kvHead) + lo * d * cache.element.bytes,
-                                                    elementBytes: cache.element.bytes, stride: d, length: length - lo, headDim: d)
-                    }
+        withUnsafeTemporaryAllocation(of: KVLayerView.self, capacity: T) { views in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: n) { scratch in
+                positions.withUnsafeBufferPointer { pos in
+                    for t in 0..<T { views.initializeElement(at: t, to: caches[t].view(layer: layer)) }
+                    for k in 0..<n { scratch.initializeElement(at: k, to: ws.scores[k].pointer) }
+                    let region = AttentionRegion(queryWidth: c.qDim, heads: c.heads, headDim: d, group: group, scale: scale,
+                                                 perTask: perTask, headTasks: headTasks, tasksPerRow: tasksPerRow, tasks: tasks,
+                                                 threads: n, split: split, maxChunks: maxChunks, partStride: ps, parts: parts,
+                                                 queries: q, out: out, rows: UnsafePointer(views.baseAddress!),
+                                                 positions: pos.baseAddress!, scratch: UnsafePointer(scratch.baseAddress!))
+                    // Parallel unless the whole attention is a few hundred multiply-adds (a dispatch costs ~1 µs).
+                    if T * c.heads * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { region.run(part: i) } } else { pool.run(region) }
+                    if split { pool.run(AttentionCombineRegion(attention: region, rowCount: T)) }
                 }
-                let (t, h, kvh, chunk) = decode(task), cache = caches[t], length = positions[t] + 1
-                task += n
-                guard chunk < Attention.chunks(length: length) else { continue }
-                let keys = cache.keys(layer: layer, head: kvh), values = cache.values(layer: layer, head: kvh)
-                let queries = q + t * c.qDim + h * d
-                if split {
-                    let part = parts + ((t * maxChunks + chunk) * c.heads + h) * ps
-                    switch cache.element {
-                    case .float16:
-                        Attention.attendChunk(chunk, queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float16.self),
-                                              values: values.assumingMemoryBound(to: Float16.self), stride: d, length: length,
-                                              headDim: d, scale: scale, scores: scratch, part: part)
-                    case .float32:
-                        Attention.attendChunk(chunk, queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float.self),
-                                              values: values.assumingMemoryBound(to: Float.self), stride: d, length: length,
-                                              headDim: d, scale: scale, scores: scratch, part: part)
-                    }
-                    continue
-                }
-                let output = out + t * c.qDim + h * d
-                switch cache.element {
-                case .float16:
-                    Attention.attend(queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float16.self),
-                                     values: values.assumingMemoryBound(to: Float16.self), stride: d,
-                                     length: length, headDim: d, scale: scale, scratch: scratch, out: output)
-                case .float32:
-                    Attention.attend(queries: queries, heads: perTask, keys: keys.assumingMemoryBound(to: Float.self),
-                                     values: values.assumingMemoryBound(to: Float.self), stride: d,
-                                     length: length, headDim: d, scale: scale, scratch: scratch, out: output)
-                }
-            }
-        }
-        // Parallel unless the whole attention is a few hundred multiply-adds (a dispatch costs ~1 µs).
-        if T * c.heads * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { work(i) } } else { pool.run(work) }
-        guard split else { return }
-        // Each (row, query head): its chunks' parts folded in order.
-        pool.run { thread in
-            var i = thread
-            while i < T * c.heads {
-                let t = i / c.heads, h = i % c.heads
-                Attention.combine(parts: parts + (t * maxChunks * c.heads + h) * ps, spacing: c.heads * ps,
-                                  count: Attention.chunks(length: positions[t] + 1), headDim: d, out: out + t * c.qDim + h * d)
-                i += n
             }
         }
     }
@@ -391,11 +343,11 @@ public final class LlamaModel: @unchecked Sendable {
     /// region over the concatenated rows of all matrices. `rowsFirst(rows)` computes those rows
     /// of the input first: inside the parallel quantize step when there is one, else on the caller.
     /// `paired`: the matrices have the same rows and each thread computes the same rows of every
-    /// one (rather than its share of their concatenation), then calls `paired` with them, while
-    /// its outputs are in its cache (SwiGLU on the gate and up rows it just computed).
+    /// one (rather than its share of their concatenation), then applies SwiGLU to them while its
+    /// outputs are in its cache.
     private func linear(_ mats: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafePointer<Float>,
                         tokens T: Int, ws: Workspace, rowsFirst: ((Range<Int>) -> Void)? = nil,
-                        paired: ((Range<Int>) -> Void)? = nil) {
+                        paired: SwiGLUColumns? = nil) {
         let cols = mats[0].0.cols
         let total = mats.reduce(0) { $0 + $1.0.rows }
         let eightBit = precision == .int8
@@ -418,32 +370,15 @@ public final class LlamaModel: @unchecked Sendable {
         let n = pool.threadCount
         // Packed matrices compute 16 rows at a time: split on multiples of 16.
         let unit = mats.allSatisfy { $0.0.packed != nil } ? 16 : 1
-        func product(_ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, rows: Range<Int>, thread: Int) {
-            if let quantized {
-                MatMul.matmul(w, quantized, tokens: T, out, ldy: w.rows, rows: rows)
-            } else if T == 1 {
-                MatMul.matvec(w, input, sums, out, rows: rows)
-            } else {
-                MatMul.matmul(w, input, tokens: T, out, ldy: w.rows, rows: rows, panel: ws.panels[thread].pointer)
-            }
-        }
-        if let paired {
+        if paired != nil {
             precondition(mats.allSatisfy { $0.0.rows == mats[0].0.rows }, "paired matrices of different heights")
-            pool.run { thread in
-                let mine = ThreadPool.part(thread, of: n, count: mats[0].0.rows, unit: unit)
-                guard !mine.isEmpty else { return }
-                for (w, out) in mats { product(w, out, rows: mine, thread: thread) }
-                paired(mine)
-            }
-            return
         }
-        pool.run { thread in
-            let mine = ThreadPool.part(thread, of: n, count: total, unit: unit), lo = mine.lowerBound, hi = mine.upperBound
-            var base = 0
-            for (w, out) in mats {
-                let a = max(lo, base) - base, b = min(hi, base + w.rows) - base
-                if a < b { product(w, out, rows: a..<b, thread: thread) }
-                base += w.rows
+        mats.withUnsafeBufferPointer { matrices in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: n) { panels in
+                for k in 0..<n { panels.initializeElement(at: k, to: ws.panels[k].pointer) }
+                pool.run(ProductRegion(matrices: matrices, totalRows: total, unit: unit, threads: n, quantized: quantized,
+                                       input: input, blockSums: sums, tokens: T, panels: UnsafePointer(panels.baseAddress!),
+                                       paired: paired))
             }
         }
     }
