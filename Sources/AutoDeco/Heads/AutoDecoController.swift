@@ -65,56 +65,27 @@ public final class AutoDecoController: DecodingController {
             scratch = .allocate(capacity: n); capacity = n
         }
         let out = weightsInPlace ? UnsafeMutablePointer(mutating: logits.baseAddress!) : scratch
-        func run(_ body: (Int) -> Void) { if let pool { pool.run(inline: inline, body) } else { body(0) } }
-        // Three parallel regions, each thread taking its part of the rows and its slice of the
-        // vocabulary in each. 1: the temperature head's first layer (memory-bound), each thread's
-        // part of its second layer (from the rows it just computed; the caller adds the parts), and the top five logits (the
-        // max the exponentials need); the caller's thread first asks for what the top-p head's
-        // finish reads (7 KB, cold after the forward pass: ~1 µs when read on the critical path).
-        // 2: the exponentials, asking meanwhile for the top-p head's rows, which memory delivers
-        // under their arithmetic. 3: those rows (the top-p head's hidden-state columns), from the
-        // caches, and the moments. Without the top-p head (or without a vocabulary) region 1
-        // computes every row there is and the others do not run.
+        func run<W: ParallelWork>(_ work: W) { if let pool { pool.run(inline: inline, work) } else { work.run(part: 0) } }
+        // Three parallel regions (DecisionRegions.swift). Without the top-p head (or without a
+        // vocabulary) region 1 computes every row there is and the others do not run.
         let tOnly = useT && withFeatures
         let firstRows = tOnly ? 0..<width : (useT ? 0 : width)..<(useP ? 2 * width : width)
-        // Part k of these rows of the two first layers (0..<256 the temperature head's, 256..<512 the top-p head's).
-        func part(_ k: Int, of rows: Range<Int>) -> (t: Range<Int>, p: Range<Int>) {
-            let part = ThreadPool.part(k, of: parts, count: rows.count)
-            let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
-            let p = mine.clamped(to: width..<(2 * width))
-            return (mine.clamped(to: 0..<width), (p.lowerBound - width)..<(p.upperBound - width))
-        }
-        func compute(_ k: Int, of rows: Range<Int>) -> Float {
-            let (tRows, pRows) = part(k, of: rows)
-            tHead.prefetchSecondLayer(rows: tRows)
-            if !tRows.isEmpty { tHead.preactivations(h, count: H, into: pre, rows: tRows) }
-            if !pRows.isEmpty { pHead.preactivations(h, count: H, into: pre + width, rows: pRows) }
-            return tHead.secondLayerPart(pre, rows: tRows)
-        }
+        let rows = DecisionRows(temperatureHead: tHead, topPHead: pHead, hidden: h, hiddenSize: H, pre: pre, parts: parts)
         // [parts] the temperature head's second-layer parts, then the passes' sums.
         let scalars = parts + LogitFeatures.Passes.sumsCount(parts: parts)
         let (t, features): (Float, LogitFeatures?) = withUnsafeTemporaryAllocation(of: Float.self, capacity: scalars) { buffer in
             withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
                 let secondParts = buffer.baseAddress!
                 let passes = LogitFeatures.Passes(logits: logits.baseAddress!, count: n, scratch: out, parts: parts, sums: secondParts + parts)
-                run { k in
-                    if k == 0 && useP { pHead.prefetchFinish() }
-                    secondParts[k] = compute(k, of: firstRows)
-                    if withFeatures { tops.initializeElement(at: k, to: passes.top5(part: k)) }
-                }
+                run(FirstLayersRegion(heads: rows, rows: firstRows, prefetchTopPFinish: useP, secondParts: secondParts,
+                                      tops: withFeatures ? tops.baseAddress! : nil, passes: passes))
                 var secondSum: Float = 0
                 for k in 0..<parts { secondSum += secondParts[k] }
                 let t = useT ? 2 * tHead.output(secondSum) : 1
                 guard withFeatures else { return (t, nil) }
-                let top = Top5.merged(tops), topPRows = width..<(2 * width)
-                run { k in
-                    let ahead = tOnly ? pHead.inferenceBytes(rows: part(k, of: topPRows).p) : nil
-                    passes.exponentials(part: k, maxLogit: top.v0, temperature: t, prefetching: ahead)
-                }
-                run { k in
-                    if tOnly { _ = compute(k, of: topPRows) }
-                    passes.moments(part: k)
-                }
+                let top = Top5.merged(tops)
+                run(ExponentialsRegion(heads: rows, passes: passes, maxLogit: top.v0, temperature: t, prefetchRows: tOnly))
+                run(MomentsRegion(heads: rows, passes: passes, topPRows: tOnly))
                 return (t, passes.features(top: top, temperature: t))
             }
         }

@@ -1,0 +1,82 @@
+import Kernels
+
+/// The three parallel regions of an AutoDeco decision (`AutoDecoController`), as values of plain
+/// data for `ThreadPool.run(_:)`: each thread takes its part of the heads' rows and its slice of
+/// the vocabulary. The heads' layouts are held unowned: the controller keeps them alive, and a
+/// worker that retained them would write to cache lines of the other core.
+struct DecisionRows {
+    unowned(unsafe) let temperatureHead: HeadInferenceLayout
+    unowned(unsafe) let topPHead: HeadInferenceLayout
+    let hidden: UnsafePointer<Float>, hiddenSize: Int
+    /// Both heads' first-layer preactivations: [2, 256].
+    let pre: UnsafeMutablePointer<Float>
+    let parts: Int
+
+    /// Part k of these rows of the two first layers (0..<256 the temperature head's, 256..<512
+    /// the top-p head's), as rows of each head.
+    func part(_ k: Int, of rows: Range<Int>) -> (t: Range<Int>, p: Range<Int>) {
+        let width = HeadMLP.width, part = ThreadPool.part(k, of: parts, count: rows.count)
+        let mine = (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)
+        let p = mine.clamped(to: width..<(2 * width))
+        return (mine.clamped(to: 0..<width), (p.lowerBound - width)..<(p.upperBound - width))
+    }
+
+    /// Part k of `rows`; returns its part of the temperature head's second layer.
+    func compute(_ k: Int, of rows: Range<Int>) -> Float {
+        let (tRows, pRows) = part(k, of: rows)
+        temperatureHead.prefetchSecondLayer(rows: tRows)
+        if !tRows.isEmpty { temperatureHead.preactivations(hidden, count: hiddenSize, into: pre, rows: tRows) }
+        if !pRows.isEmpty { topPHead.preactivations(hidden, count: hiddenSize, into: pre + HeadMLP.width, rows: pRows) }
+        return temperatureHead.secondLayerPart(pre, rows: tRows)
+    }
+}
+
+/// Region 1: the first layers' `rows` (the temperature head's alone when the features follow),
+/// each thread's part of the temperature head's second layer (from the rows it just computed;
+/// the caller adds the parts) and, with the features, each slice's top five logits (the max the
+/// exponentials need). Part 0 first asks for what the top-p head's finish reads (7 KB, cold
+/// after the forward pass: ~1 µs when read on the critical path).
+struct FirstLayersRegion: ParallelWork {
+    let heads: DecisionRows
+    let rows: Range<Int>
+    let prefetchTopPFinish: Bool
+    /// [parts] the temperature head's second-layer parts.
+    let secondParts: UnsafeMutablePointer<Float>
+    /// [parts] each slice's top five, when the features follow.
+    let tops: UnsafeMutablePointer<Top5>?
+    let passes: LogitFeatures.Passes
+
+    func run(part k: Int) {
+        if k == 0 && prefetchTopPFinish { heads.topPHead.prefetchFinish() }
+        secondParts[k] = heads.compute(k, of: rows)
+        if let tops { (tops + k).initialize(to: passes.top5(part: k)) }
+    }
+}
+
+/// Region 2: the exponentials, each thread asking meanwhile for its part of the top-p head's
+/// rows (`prefetchRows`), which memory delivers under their arithmetic.
+struct ExponentialsRegion: ParallelWork {
+    let heads: DecisionRows
+    let passes: LogitFeatures.Passes
+    let maxLogit: Float, temperature: Float
+    let prefetchRows: Bool
+
+    func run(part k: Int) {
+        let width = HeadMLP.width
+        let ahead = prefetchRows ? heads.topPHead.inferenceBytes(rows: heads.part(k, of: width..<(2 * width)).p) : nil
+        passes.exponentials(part: k, maxLogit: maxLogit, temperature: temperature, prefetching: ahead)
+    }
+}
+
+/// Region 3: those rows (the top-p head's hidden-state columns), from the caches, and the moments.
+struct MomentsRegion: ParallelWork {
+    let heads: DecisionRows
+    let passes: LogitFeatures.Passes
+    let topPRows: Bool
+
+    func run(part k: Int) {
+        let width = HeadMLP.width
+        if topPRows { _ = heads.compute(k, of: width..<(2 * width)) }
+        passes.moments(part: k)
+    }
+}
