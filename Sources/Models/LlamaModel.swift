@@ -151,18 +151,14 @@ public final class LlamaModel: @unchecked Sendable {
         let H = c.hidden, tmp = ws.tmp.pointer
         for (li, L) in weights.layers.enumerated() {
             // Attention block.
-            let attentionRows = { (rows: Range<Int>) in
-                for t in rows {
-                    if rowsInProducts && li > 0 { VectorOps.add(x + t * H, tmp + t * H, n: H) }
-                    VectorOps.rmsNorm(x + t * H, L.attnNorm, xn + t * H, n: H, eps: c.normEps)
-                }
-            }
-            if !rowsInProducts { attentionRows(0..<T); clock.lap(.norms) }
+            let attentionRows = RowSteps(x: x, residual: rowsInProducts && li > 0 ? UnsafePointer(tmp) : nil, norm: L.attnNorm,
+                                         out: xn, width: H, eps: c.normEps)
+            if !rowsInProducts { attentionRows.apply(rows: 0..<T); clock.lap(.norms) }
             let q = ws.q.pointer, k = ws.k.pointer, v = ws.v.pointer  // [T, qDim], [T, kvDim] x2
             // The cache lines this layer's K/V rows go to, fetched under the product (for a
             // prompt its rows are contiguous and the hardware prefetcher follows them).
             if T <= 64 { for t in 0..<T { rowCache[t].prefetchRow(layer: li, position: rowPos[t]) } }
-            linear([(L.wq, q), (L.wk, k), (L.wv, v)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? attentionRows : nil)
+            linear(ProductList((L.wq, q), (L.wk, k), (L.wv, v)), input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? attentionRows : nil)
             clock.lap(.qkv)
             prepareQK(L, q: q, k: k, v: v, tokens: T, ws: ws)
             clock.lap(.qkPrepare)
@@ -174,17 +170,12 @@ public final class LlamaModel: @unchecked Sendable {
             clock.lap(.attention)
             // Each norm's weights are cold by its turn (the matrices streamed since): fetched
             // during the product before it.
-            L.ffnNorm.withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
-            linear([(L.wo, tmp)], input: ws.attn.pointer, tokens: T, ws: ws)
+            VectorOps.prefetch(L.ffnNorm, bytes: 4 * H)
+            linear(ProductList((L.wo, tmp)), input: ws.attn.pointer, tokens: T, ws: ws)
             clock.lap(.attentionOutput)
 
             // Feed-forward block (SwiGLU).
-            let ffnRows = { (rows: Range<Int>) in
-                for t in rows {
-                    VectorOps.add(x + t * H, tmp + t * H, n: H)
-                    VectorOps.rmsNorm(x + t * H, L.ffnNorm, xn + t * H, n: H, eps: c.normEps)
-                }
-            }
+            let ffnRows = RowSteps(x: x, residual: UnsafePointer(tmp), norm: L.ffnNorm, out: xn, width: H, eps: c.normEps)
             if !rowsInProducts {
                 VectorOps.add(x, tmp, n: T * H)
                 clock.lap(.residual)
@@ -195,12 +186,11 @@ public final class LlamaModel: @unchecked Sendable {
             // Each thread computes the same gate and up rows, then g = silu(g) * u on those columns
             // of every token while they are in its cache (no region of its own, nothing read from
             // the other core); counted in the gate+up step.
-            linear([(L.gate, g), (L.up, u)], input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil,
+            linear(ProductList((L.gate, g), (L.up, u)), input: xn, tokens: T, ws: ws, rowsFirst: rowsInProducts ? ffnRows : nil,
                    paired: SwiGLUColumns(gate: g, up: u, width: c.ffn, tokens: T))
             clock.lap(.gateUp)
-            (li + 1 < weights.layers.count ? weights.layers[li + 1].attnNorm : weights.outputNorm)
-                .withUnsafeBytes { VectorOps.prefetch($0.baseAddress!, bytes: $0.count) }
-            linear([(L.down, tmp)], input: g, tokens: T, ws: ws)
+            VectorOps.prefetch(li + 1 < weights.layers.count ? weights.layers[li + 1].attnNorm : weights.outputNorm, bytes: 4 * H)
+            linear(ProductList((L.down, tmp)), input: g, tokens: T, ws: ws)
             clock.lap(.down)
             if !rowsInProducts {
                 VectorOps.add(x, tmp, n: T * H)
@@ -273,7 +263,7 @@ public final class LlamaModel: @unchecked Sendable {
     private func lmHead(_ hidden: UnsafePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
         guard n > 0 else { return }
         ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
-        linear([(weights.output, out)], input: hidden, tokens: n, ws: ws)
+        linear(ProductList((weights.output, out)), input: hidden, tokens: n, ws: ws)
     }
 
     // MARK: - Steps
@@ -345,8 +335,8 @@ public final class LlamaModel: @unchecked Sendable {
     /// `paired`: the matrices have the same rows and each thread computes the same rows of every
     /// one (rather than its share of their concatenation), then applies SwiGLU to them while its
     /// outputs are in its cache.
-    private func linear(_ mats: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafePointer<Float>,
-                        tokens T: Int, ws: Workspace, rowsFirst: ((Range<Int>) -> Void)? = nil,
+    private func linear(_ mats: ProductList, input: UnsafePointer<Float>,
+                        tokens T: Int, ws: Workspace, rowsFirst: RowSteps? = nil,
                         paired: SwiGLUColumns? = nil) {
         let cols = mats[0].0.cols
         let total = mats.reduce(0) { $0 + $1.0.rows }
@@ -358,9 +348,9 @@ public final class LlamaModel: @unchecked Sendable {
                                    cols: cols, eightBit: eightBit) : nil
         let sums = ws.blockSums.pointer
         if let quantized, T >= Self.parallelQuantizeRows {
-            pool.parallelFor(T) { rowsFirst?($0); quantized.quantize(input, tokens: $0) }
+            pool.parallelFor(T) { rowsFirst?.apply(rows: $0); quantized.quantize(input, tokens: $0) }
         } else {
-            rowsFirst?(0..<T)
+            rowsFirst?.apply(rows: 0..<T)
             if let quantized {
                 quantized.quantize(input, tokens: 0..<T)
             } else if T == 1 && mats.contains(where: { $0.0.needsBlockSums }) {
@@ -373,13 +363,11 @@ public final class LlamaModel: @unchecked Sendable {
         if paired != nil {
             precondition(mats.allSatisfy { $0.0.rows == mats[0].0.rows }, "paired matrices of different heights")
         }
-        mats.withUnsafeBufferPointer { matrices in
-            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: n) { panels in
-                for k in 0..<n { panels.initializeElement(at: k, to: ws.panels[k].pointer) }
-                pool.run(ProductRegion(matrices: matrices, totalRows: total, unit: unit, threads: n, quantized: quantized,
-                                       input: input, blockSums: sums, tokens: T, panels: UnsafePointer(panels.baseAddress!),
-                                       paired: paired))
-            }
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: n) { panels in
+            for k in 0..<n { panels.initializeElement(at: k, to: ws.panels[k].pointer) }
+            pool.run(ProductRegion(matrices: mats, totalRows: total, unit: unit, threads: n, quantized: quantized,
+                                   input: input, blockSums: sums, tokens: T, panels: UnsafePointer(panels.baseAddress!),
+                                   paired: paired))
         }
     }
 }

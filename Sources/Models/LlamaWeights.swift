@@ -3,12 +3,14 @@ import ModelFiles
 
 /// One transformer block's weights. Matrices stay in the mapped file in their
 /// stored format; small vectors (norms, biases) are copied out as floats.
+/// Plain data (the vectors live in their `LlamaWeights`' store), so that a layer is copied and
+/// captured without reference counting.
 public struct LayerWeights: @unchecked Sendable {
-    public let attnNorm: [Float]           // [hidden]
-    public let wq, wk, wv, wo: WeightMatrix // [qDim, hidden], [kvDim, hidden] x2, [hidden, qDim]
-    public let bq, bk, bv: [Float]?         // Qwen2 biases
-    public let qNorm, kNorm: [Float]?       // Qwen3 per-head norms [headDim]
-    public let ffnNorm: [Float]            // [hidden]
+    public let attnNorm: UnsafePointer<Float>          // [hidden]
+    public let wq, wk, wv, wo: WeightMatrix             // [qDim, hidden], [kvDim, hidden] x2, [hidden, qDim]
+    public let bq, bk, bv: UnsafePointer<Float>?        // Qwen2 biases
+    public let qNorm, kNorm: UnsafePointer<Float>?      // Qwen3 per-head norms [headDim]
+    public let ffnNorm: UnsafePointer<Float>           // [hidden]
     public let gate, up, down: WeightMatrix // [ffn, hidden] x2, [hidden, ffn]
 
     /// The seven matrices the block multiplies by, in the order they are read.
@@ -19,13 +21,15 @@ public struct LayerWeights: @unchecked Sendable {
 public struct LlamaWeights: @unchecked Sendable {
     public let tokenEmbedding: WeightMatrix // [vocab, hidden]
     public private(set) var layers: [LayerWeights]
-    public let outputNorm: [Float]          // [hidden]
+    public let outputNorm: UnsafePointer<Float>  // [hidden]
     /// The LM head [vocab, hidden]; the token embedding when the model ties them.
     public private(set) var output: WeightMatrix
     public let tiedEmbeddings: Bool
     /// Where the packed copies of the matrices live (`packForIntegerKernels`): the matrices hold
     /// plain pointers into it.
     private var packedArena: HugePageArena?
+    /// Owns the norms' and biases' floats.
+    private let vectors = VectorStore()
 
     public init(gguf f: GGUFFile, config c: ModelConfig) throws {
         func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
@@ -33,13 +37,14 @@ public struct LlamaWeights: @unchecked Sendable {
             guard let base = bytes.baseAddress else { throw GGUFError.missingTensor(path: f.path, name: name) }
             return WeightMatrix(format: try Self.format(info, path: f.path), rows: rows, cols: cols, data: base)
         }
-        func vector(_ name: String, _ n: Int) throws -> [Float] {
+        let store = vectors
+        func vector(_ name: String, _ n: Int) throws -> UnsafePointer<Float> {
             let (info, bytes) = try f.tensor(name, shape: [n])
             guard let base = bytes.baseAddress else { throw GGUFError.missingTensor(path: f.path, name: name) }
             let m = WeightMatrix(format: try Self.format(info, path: f.path), rows: 1, cols: n, data: base)
-            var out = [Float](repeating: 0, count: n)
-            out.withUnsafeMutableBufferPointer { o in if let p = o.baseAddress { m.dequantizeRow(0, into: p) } }
-            return out
+            let out = store.allocate(n)
+            m.dequantizeRow(0, into: out)
+            return UnsafePointer(out)
         }
         tokenEmbedding = try matrix("token_embd.weight", rows: c.vocab, cols: c.hidden)
         outputNorm = try vector("output_norm.weight", c.hidden)
@@ -120,4 +125,19 @@ public struct LlamaWeights: @unchecked Sendable {
             s + l.matrices.reduce(0) { $0 + $1.byteCount }
         }
     }
+}
+
+/// Float vectors that live as long as their owner (a model's norms and biases), handed out as
+/// plain pointers.
+final class VectorStore: @unchecked Sendable {
+    private var pieces: [UnsafeMutablePointer<Float>] = []
+
+    func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+        pieces.append(p)
+        return p
+    }
+
+    deinit { for p in pieces { p.deallocate() } }
 }

@@ -5,7 +5,7 @@ import Kernels
 /// rows (or, `paired`, the same rows of every matrix). Plain data only (a `WeightMatrix` holds no
 /// references), so the threads never write a shared reference count.
 struct ProductRegion: ParallelWork {
-    let matrices: UnsafeBufferPointer<(WeightMatrix, UnsafeMutablePointer<Float>)>
+    let matrices: ProductList
     let totalRows: Int, unit: Int, threads: Int
     let quantized: QuantizedActivations?
     let input: UnsafePointer<Float>, blockSums: UnsafeMutablePointer<Float>, tokens: Int
@@ -38,6 +38,43 @@ struct ProductRegion: ParallelWork {
             let a = max(lo, base) - base, b = min(hi, base + w.rows) - base
             if a < b { product(w, out, rows: a..<b, thread: thread) }
             base += w.rows
+        }
+    }
+}
+
+/// One to three (matrix, output) pairs that share an input, held inline: an array literal per
+/// product was a heap allocation per product (five a layer).
+struct ProductList: RandomAccessCollection {
+    typealias Element = (WeightMatrix, UnsafeMutablePointer<Float>)
+    private let first: Element, second: Element?, third: Element?
+    let count: Int
+
+    init(_ a: Element) { first = a; second = nil; third = nil; count = 1 }
+    init(_ a: Element, _ b: Element) { first = a; second = b; third = nil; count = 2 }
+    init(_ a: Element, _ b: Element, _ c: Element) { first = a; second = b; third = c; count = 3 }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+    subscript(i: Int) -> Element {
+        switch i {
+        case 0: return first
+        case 1: return second!
+        default: return third!
+        }
+    }
+}
+
+/// Each row's residual add (when `residual` is given) and RMSNorm of x [T, width] into `out`:
+/// what a product runs first on the rows of its input.
+struct RowSteps {
+    let x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, norm: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
+    let width: Int, eps: Float
+
+    func apply(rows: Range<Int>) {
+        for t in rows {
+            if let residual { VectorOps.add(x + t * width, residual + t * width, n: width) }
+            VectorOps.rmsNorm(x + t * width, norm, out + t * width, n: width, eps: eps)
         }
     }
 }
