@@ -172,7 +172,7 @@ public final class ThreadPool: @unchecked Sendable {
 /// `ThreadPool.run(_:)`: part k runs on thread k. A closure would do, but the workers' calls
 /// of the caller's closure retain and release its context, atomic writes to a cache line of the
 /// caller's core, and the check that it did not escape reads that line back: an empty closure
-/// region took 280-310 ns against 140-155 for a value (docs/performance.md, "Dispatch").
+/// region took 280-310 ns against 140-155 for a value (docs/performance.md, item 22).
 public protocol ParallelWork {
     func run(part: Int)
 }

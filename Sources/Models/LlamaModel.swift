@@ -348,7 +348,7 @@ public final class LlamaModel: @unchecked Sendable {
                                    cols: cols, eightBit: eightBit) : nil
         let sums = ws.blockSums.pointer
         if let quantized, T >= Self.parallelQuantizeRows {
-            pool.parallelFor(T) { rowsFirst?.apply(rows: $0); quantized.quantize(input, tokens: $0) }
+            pool.run(QuantizeRegion(quantized: quantized, input: input, rowSteps: rowsFirst, tokens: T, threads: pool.threadCount))
         } else {
             rowsFirst?.apply(rows: 0..<T)
             if let quantized {

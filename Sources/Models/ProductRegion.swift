@@ -42,6 +42,22 @@ struct ProductRegion: ParallelWork {
     }
 }
 
+/// A batch's input rows split over the threads: each thread runs the row steps (residual add and
+/// norm) of its rows and rounds them to the products' integer activations.
+struct QuantizeRegion: ParallelWork {
+    let quantized: QuantizedActivations
+    let input: UnsafePointer<Float>
+    let rowSteps: RowSteps?
+    let tokens: Int, threads: Int
+
+    func run(part thread: Int) {
+        let rows = ThreadPool.part(thread, of: threads, count: tokens)
+        guard !rows.isEmpty else { return }
+        rowSteps?.apply(rows: rows)
+        quantized.quantize(input, tokens: rows)
+    }
+}
+
 /// One to three (matrix, output) pairs that share an input, held inline: an array literal per
 /// product was a heap allocation per product (five a layer).
 struct ProductList: RandomAccessCollection {
