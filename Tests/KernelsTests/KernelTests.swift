@@ -267,6 +267,30 @@ struct KernelTests {
         #expect(covered.allSatisfy { $0 == 1 })
     }
 
+    /// A value-typed region runs every part once, part k on pool thread k (the caller is part 0,
+    /// the worker another thread), reads its fields as the caller set them, and alternates with
+    /// closure regions; inline, the same parts run on the caller.
+    @Test func valueRegionsRunEveryPartOnItsThread() {
+        struct Tally: ParallelWork {
+            let counts: UnsafeMutablePointer<Int>, threads: UnsafeMutablePointer<pthread_t>, step: Int
+            func run(part: Int) { counts[part] += step; threads[part] = pthread_self() }
+        }
+        let pool = ThreadPool.shared(threads: 2)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2), threads = UnsafeMutablePointer<pthread_t>.allocate(capacity: 2)
+        counts.initialize(repeating: 0, count: 2)
+        defer { counts.deallocate(); threads.deallocate() }
+        for i in 0..<20_000 {
+            pool.run(Tally(counts: counts, threads: threads, step: i % 3))
+            if i % 100 == 0 { pool.run { counts[$0] += 1 } }
+        }
+        let expected = (0..<20_000).reduce(0) { $0 + $1 % 3 } + 200
+        #expect(counts[0] == expected && counts[1] == expected)
+        #expect(pthread_equal(threads[0], pthread_self()) != 0 && pthread_equal(threads[1], pthread_self()) == 0)
+        pool.run(inline: true, Tally(counts: counts, threads: threads, step: 1))
+        #expect(counts[0] == expected + 1 && counts[1] == expected + 1)
+        #expect(pthread_equal(threads[1], pthread_self()) != 0, "inline parts run on the caller")
+    }
+
     /// The parts tile 0..<count in order, and every cut but the end is a multiple of the unit.
     @Test func partsTileTheRangeOnMultiplesOfTheUnit() {
         for count in [0, 1, 15, 16, 17, 100, 1003, 49152] { for parts in 1...5 { for unit in [1, 16] {
