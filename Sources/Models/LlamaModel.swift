@@ -321,7 +321,7 @@ public final class LlamaModel: @unchecked Sendable {
                                                  threads: n, split: split, maxChunks: maxChunks, partStride: ps, parts: parts,
                                                  queries: q, out: out, rows: UnsafePointer(views.baseAddress!),
                                                  positions: pos.baseAddress!, scratch: UnsafePointer(scratch.baseAddress!))
-                    // Parallel unless the whole attention is a few hundred multiply-adds (a dispatch costs ~1 µs).
+                    // Parallel unless the whole attention is a few hundred multiply-adds (less than a dispatch).
                     if T * c.heads * ((positions.max() ?? 0) + 1) < 256 { for i in 0..<n { region.run(part: i) } } else { pool.run(region) }
                     if split { pool.run(AttentionCombineRegion(attention: region, rowCount: T)) }
                 }
