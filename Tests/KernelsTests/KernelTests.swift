@@ -291,6 +291,24 @@ struct KernelTests {
         #expect(pthread_equal(threads[1], pthread_self()) != 0, "inline parts run on the caller")
     }
 
+    /// More threads than this machine has cores (the waits then yield their core): every part of
+    /// every region still runs once, closure and value regions alike.
+    @Test func aPoolLargerThanTheMachineRunsEveryPart() {
+        struct Bump: ParallelWork {
+            let counts: UnsafeMutablePointer<Int>
+            func run(part: Int) { counts[part * 8] += 1 }
+        }
+        let threads = ProcessInfo.processInfo.activeProcessorCount + 2
+        let pool = ThreadPool.shared(threads: threads)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 8 * threads)
+        counts.initialize(repeating: 0, count: 8 * threads)
+        defer { counts.deallocate() }
+        for i in 0..<3_000 {
+            if i % 2 == 0 { pool.run(Bump(counts: counts)) } else { pool.run { counts[$0 * 8] += 1 } }
+        }
+        #expect((0..<threads).allSatisfy { counts[$0 * 8] == 3_000 })
+    }
+
     /// The parts tile 0..<count in order, and every cut but the end is a multiple of the unit.
     @Test func partsTileTheRangeOnMultiplesOfTheUnit() {
         for count in [0, 1, 15, 16, 17, 100, 1003, 49152] { for parts in 1...5 { for unit in [1, 16] {
