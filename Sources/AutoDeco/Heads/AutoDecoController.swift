@@ -23,7 +23,7 @@ public final class AutoDecoController: DecodingController {
     private let pre = UnsafeMutablePointer<Float>.allocate(capacity: 2 * HeadMLP.width)
     /// What the heads' inference reads, held here: a decision follows these plain pointers
     /// rather than copying `heads` (a retain of every array in it, each a cold line).
-    private let temperatureHead: HeadInferenceLayout, topPHead: HeadInferenceLayout
+    private let temperatureHead: HeadInference, topPHead: HeadInference
 
     public init(heads: AutoDecoHeads, useTemperatureHead: Bool = true, useTopPHead: Bool = true, pool: ThreadPool? = nil) {
         self.heads = heads

@@ -2,11 +2,10 @@ import Kernels
 
 /// The three parallel regions of an AutoDeco decision (`AutoDecoController`), as values of plain
 /// data for `ThreadPool.run(_:)`: each thread takes its part of the heads' rows and its slice of
-/// the vocabulary. The heads' layouts are held unowned: the controller keeps them alive, and a
-/// worker that retained them would write to cache lines of the other core.
+/// the vocabulary. The heads are plain views (the controller keeps their memory): a worker that
+/// retained an object the caller also holds would write to a cache line of the other core.
 struct DecisionRows {
-    unowned(unsafe) let temperatureHead: HeadInferenceLayout
-    unowned(unsafe) let topPHead: HeadInferenceLayout
+    let temperatureHead: HeadInference, topPHead: HeadInference
     let hidden: UnsafePointer<Float>, hiddenSize: Int
     /// Both heads' first-layer preactivations: [2, 256].
     let pre: UnsafeMutablePointer<Float>

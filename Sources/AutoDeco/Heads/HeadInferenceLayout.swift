@@ -9,9 +9,22 @@ import Kernels
 /// bias, its last `trailingWidth` columns column after column (the top-p head's five scalar
 /// inputs, added after the features are known: read in place they would be 256 scattered cache
 /// lines), and the second layer's weights, together on one huge page where the kernel grants it.
+///
+/// The class owns the memory; what inference reads is `inference`, a value of plain pointers
+/// (the decision's threads call it without reference counting).
 final class HeadInferenceLayout: @unchecked Sendable {
-    static let trailingWidth = 5
     let arena: HugePageArena
+    let inference: HeadInference
+
+    init(first: Linear, second: Linear, format: HeadWeightFormat) {
+        arena = HugePageArena(byteCount: HeadInference.byteCount(first: first, format: format), hugeFrom: 128 << 10)
+        inference = HeadInference(first: first, second: second, format: format, arena: arena)
+    }
+}
+
+/// A head as inference reads it (see `HeadInferenceLayout`): plain pointers into its arena.
+struct HeadInference: @unchecked Sendable {
+    static let trailingWidth = 5
     /// [256, bf16Stride], an even stride (the AVX-512 kernel reads bf16 pairs as 32-bit lanes).
     let bf16Rows: UnsafeMutablePointer<UInt16>?
     let bf16Stride: Int
@@ -25,27 +38,45 @@ final class HeadInferenceLayout: @unchecked Sendable {
     let trailingColumns: UnsafeMutablePointer<Float>  // [trailingCount, 256]
     let secondWeights: UnsafeMutablePointer<Float>  // [256]
     let trailingCount: Int
-    /// The first layer's input width, and its float weights (read when neither form above applies).
+    /// The first layer's input width, and its float weights when neither form above covers the
+    /// hidden-state columns (float32 heads; widths off the 32-column grid).
     let inputs: Int
-    let floatWeights: [Float]
+    let floatRows: UnsafeMutablePointer<Float>?
     let secondBias: Float
     static let width = HeadMLP.width
 
-    init(first: Linear, second: Linear, format: HeadWeightFormat) {
+    /// The pieces' sizes: the floats (bias, trailing columns, second layer), the bf16 rows, the
+    /// 8-bit rows, the float rows.
+    private static func pieces(first: Linear, format: HeadWeightFormat) -> (floats: Int, bf16: Int, q8: Int, float: Int) {
+        let rows = first.outputs, inputs = first.inputs, k = min(trailingWidth, inputs)
+        // The hidden-state columns: all of them for the temperature head, all but the five
+        // features for the top-p head; the 8-bit form covers them when they are whole blocks.
+        let q8Blocks = format == .q8_0 ? inputs / 32 : 0
+        let q8Covers = q8Blocks > 0 && (inputs % 32 == 0 || (inputs - k) % 32 == 0)
+        let exact = q8Blocks == 0 && first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
+        let stride = (inputs + 1) / 2 * 2
+        return (4 * rows * (2 + k), exact ? 2 * (rows * stride + bf16Overrun) : 0, rows * 36 * q8Blocks,
+                exact || q8Covers ? 0 : 4 * rows * inputs)
+    }
+
+    static func byteCount(first: Linear, format: HeadWeightFormat) -> Int {
+        let p = pieces(first: first, format: format)
+        return HugePageArena.byteCount(pieces: [p.floats, p.bf16, p.q8, p.float])
+    }
+
+    /// Lays the head out in `arena` (sized by `byteCount`), which must outlive the value.
+    init(first: Linear, second: Linear, format: HeadWeightFormat, arena: HugePageArena) {
         let rows = first.outputs, inputs = first.inputs, k = min(Self.trailingWidth, inputs)
         precondition(rows == Self.width && second.inputs == rows && second.outputs == 1, "head layer shapes")
         self.inputs = inputs
         secondBias = second.bias[0]
-        // The hidden-state columns: all of them for the temperature head, all but the five
-        // features for the top-p head (hidden sizes are multiples of 32).
+        let sizes = Self.pieces(first: first, format: format)
         q8Blocks = format == .q8_0 ? inputs / 32 : 0
-        let exact = q8Blocks == 0 && first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
+        let exact = sizes.bf16 > 0
         let floats = rows * (2 + k)
         bf16Stride = (inputs + 1) / 2 * 2
-        // Huge pages from 128 KiB: SmolLM2's 8-bit rows (166 KB) read from 41 small pages every
-        // token meant as many page walks.
-        arena = HugePageArena(byteCount: HugePageArena.byteCount(pieces: [4 * floats, exact ? 2 * (rows * bf16Stride + Self.bf16Overrun) : 0,
-                                                                         rows * 36 * q8Blocks]), hugeFrom: 128 << 10)
+        // Huge pages from 128 KiB (the owner's arena): SmolLM2's 8-bit rows (166 KB) read from 41
+        // small pages every token meant as many page walks.
         let f = arena.allocate(byteCount: 4 * floats).bindMemory(to: Float.self, capacity: floats)
         bias = f; trailingColumns = f + rows; secondWeights = f + rows * (1 + k)
         trailingCount = k
@@ -65,7 +96,13 @@ final class HeadInferenceLayout: @unchecked Sendable {
         } else {
             bf16Rows = nil
         }
-        floatWeights = exact ? [] : first.weight  // shares the array's storage
+        if sizes.float > 0 {
+            let w = arena.allocate(byteCount: sizes.float).bindMemory(to: Float.self, capacity: rows * inputs)
+            w.initialize(from: first.weight, count: rows * inputs)
+            floatRows = w
+        } else {
+            floatRows = nil
+        }
         if q8Blocks > 0 {
             let rowBytes = 36 * q8Blocks
             let q = arena.allocate(byteCount: rows * rowBytes)
@@ -112,9 +149,8 @@ final class HeadInferenceLayout: @unchecked Sendable {
             }
             return
         }
-        floatWeights.withUnsafeBufferPointer { w in
-            for r in rows { out[r] = bias[r] + dotF32(w.baseAddress! + r * inputs, main, count) }
-        }
+        guard let w = floatRows else { preconditionFailure("no float rows for \(count) of \(inputs) inputs") }
+        for r in rows { out[r] = bias[r] + dotF32(w + r * inputs, main, count) }
     }
 
     /// Where inference reads these rows of the first layer (nil for float32 rows): for asking for

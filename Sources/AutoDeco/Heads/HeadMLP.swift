@@ -75,25 +75,26 @@ public struct HeadMLP: Sendable, Equatable {
     /// out[r] = b1[r] + W1[r, 0..<count] . main for r in `rows`: the part of the first layer that
     /// depends only on the hidden state (so both heads' can run in one parallel region).
     public func preactivations(_ main: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
-        layout.preactivations(main, count: count, into: out, rows: rows)
+        layout.inference.preactivations(main, count: count, into: out, rows: rows)
     }
 
     /// Where inference reads these rows of the first layer (nil for float32 rows): for asking for
     /// them ahead of `preactivations`.
-    public func inferenceBytes(rows: Range<Int>) -> UnsafeRawBufferPointer? { layout.inferenceBytes(rows: rows) }
+    public func inferenceBytes(rows: Range<Int>) -> UnsafeRawBufferPointer? { layout.inference.inferenceBytes(rows: rows) }
 
     /// Whether inference reads the first layer as packed bf16 (its weights are all bf16 values).
-    public var readsBF16Rows: Bool { layout.bf16Rows != nil }
+    public var readsBF16Rows: Bool { layout.inference.bf16Rows != nil }
     /// Whether inference reads the first layer's hidden-state columns as 8-bit blocks (`.q8_0`).
-    public var readsQ8Rows: Bool { layout.q8Rows != nil }
+    public var readsQ8Rows: Bool { layout.inference.q8Rows != nil }
 
     /// Adds the `extra` input columns (from index `count` on) to the preactivations, then ReLU,
     /// the second layer and the sigmoid.
     public func finish(_ pre: UnsafePointer<Float>, count: Int, extra: [Float]) -> Float {
-        precondition(count + extra.count == first.inputs && extra.count <= layout.trailingCount, "head input width")
-        return extra.withUnsafeBufferPointer { layout.finish(pre, extra: $0) }
+        precondition(count + extra.count == first.inputs && extra.count <= layout.inference.trailingCount, "head input width")
+        return extra.withUnsafeBufferPointer { layout.inference.finish(pre, extra: $0) }
     }
 
-    /// What inference reads, by plain pointers (the decision's hot path: nothing to retain or chase).
-    var inference: HeadInferenceLayout { layout }
+    /// What inference reads, by plain pointers (the decision's hot path: nothing to retain or
+    /// chase); valid while this head's layout lives (the controller keeps its heads).
+    var inference: HeadInference { layout.inference }
 }
