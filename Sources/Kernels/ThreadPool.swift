@@ -43,6 +43,15 @@ public final class ThreadPool: @unchecked Sendable {
     /// time slice (AUTODECO_THREADS=3 on two cores decoded 20 tokens/s, not 400).
     private static let yieldAfter = 1 << 14
 
+    /// Publishes the job just stored: the workers count down `pending` as they finish it.
+    @inline(__always) private func startWorkers() {
+        pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            cond.lock(); cond.broadcast(); cond.unlock()
+        }
+    }
+
     /// The caller's wait at the end of a region.
     @inline(__always) private func waitForWorkers() {
         var spins = 0
@@ -89,11 +98,7 @@ public final class ThreadPool: @unchecked Sendable {
         callerLock.lock(); defer { callerLock.unlock() }
         withoutActuallyEscaping(body) { escapable in
             job = escapable
-            pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                cond.lock(); cond.broadcast(); cond.unlock()
-            }
+            startWorkers()
             escapable(0)
             waitForWorkers()
             job = nil
@@ -108,11 +113,7 @@ public final class ThreadPool: @unchecked Sendable {
         callerLock.lock(); defer { callerLock.unlock() }
         withUnsafePointer(to: work) { p in
             valueJob.pointee = ValueJob(work: UnsafeRawPointer(p), type: W.self)
-            pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                cond.lock(); cond.broadcast(); cond.unlock()
-            }
+            startWorkers()
             p.pointee.run(part: 0)
             waitForWorkers()
             valueJob.pointee = ValueJob()

@@ -81,8 +81,8 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// Where KV head `head`'s rows of `layer` start; position p is `headDim` elements further per step.
-    @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutableRawPointer { keys[layer] + head * capacity * headDim * element.bytes }
-    @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutableRawPointer { values[layer] + head * capacity * headDim * element.bytes }
+    @inline(__always) func keys(layer: Int, head: Int) -> UnsafeMutableRawPointer { view(layer: layer).keys(head: head) }
+    @inline(__always) func values(layer: Int, head: Int) -> UnsafeMutableRawPointer { view(layer: layer).values(head: head) }
 
     /// Where `layer`'s keys and values are, as plain data (what attention's threads read: a view
     /// carries no reference to the cache, which the caller keeps alive).

@@ -17,8 +17,11 @@ final class HeadInferenceLayout: @unchecked Sendable {
     let inference: HeadInference
 
     init(first: Linear, second: Linear, format: HeadWeightFormat) {
-        arena = HugePageArena(byteCount: HeadInference.byteCount(first: first, format: format), hugeFrom: 128 << 10)
-        inference = HeadInference(first: first, second: second, format: format, arena: arena)
+        let plan = HeadInference.Plan(first: first, format: format)
+        // Huge pages from 128 KiB: SmolLM2's 8-bit rows (166 KB) read from 41 small pages every
+        // token meant as many page walks.
+        arena = HugePageArena(byteCount: plan.byteCount, hugeFrom: 128 << 10)
+        inference = HeadInference(first: first, second: second, plan: plan, arena: arena)
     }
 }
 
@@ -45,38 +48,39 @@ struct HeadInference: @unchecked Sendable {
     let secondBias: Float
     static let width = HeadMLP.width
 
-    /// The pieces' sizes: the floats (bias, trailing columns, second layer), the bf16 rows, the
-    /// 8-bit rows, the float rows.
-    private static func pieces(first: Linear, format: HeadWeightFormat) -> (floats: Int, bf16: Int, q8: Int, float: Int) {
-        let rows = first.outputs, inputs = first.inputs, k = min(trailingWidth, inputs)
-        // The hidden-state columns: all of them for the temperature head, all but the five
-        // features for the top-p head; the 8-bit form covers them when they are whole blocks.
-        let q8Blocks = format == .q8_0 ? inputs / 32 : 0
-        let q8Covers = q8Blocks > 0 && (inputs % 32 == 0 || (inputs - k) % 32 == 0)
-        let exact = q8Blocks == 0 && first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
-        let stride = (inputs + 1) / 2 * 2
-        return (4 * rows * (2 + k), exact ? 2 * (rows * stride + bf16Overrun) : 0, rows * 36 * q8Blocks,
-                exact || q8Covers ? 0 : 4 * rows * inputs)
+    /// The layout's shape and the bytes of its pieces: the floats (bias, trailing columns, second
+    /// layer), the bf16 rows, the 8-bit rows, the float rows (0 for a piece it does not have).
+    struct Plan {
+        let q8Blocks: Int, bf16Stride: Int
+        let floats: Int, bf16: Int, q8: Int, float: Int
+
+        init(first: Linear, format: HeadWeightFormat) {
+            let rows = first.outputs, inputs = first.inputs, k = min(HeadInference.trailingWidth, inputs)
+            // The hidden-state columns: all of them for the temperature head, all but the five
+            // features for the top-p head; the 8-bit form covers them when they are whole blocks.
+            q8Blocks = format == .q8_0 ? inputs / 32 : 0
+            let q8Covers = q8Blocks > 0 && (inputs % 32 == 0 || (inputs - k) % 32 == 0)
+            let exact = q8Blocks == 0 && first.weight.allSatisfy { $0.bitPattern & 0xFFFF == 0 }
+            bf16Stride = (inputs + 1) / 2 * 2
+            floats = 4 * rows * (2 + k)
+            bf16 = exact ? 2 * (rows * bf16Stride + HeadInference.bf16Overrun) : 0
+            q8 = rows * 36 * q8Blocks
+            float = exact || q8Covers ? 0 : 4 * rows * inputs
+        }
+
+        var byteCount: Int { HugePageArena.byteCount(pieces: [floats, bf16, q8, float]) }
     }
 
-    static func byteCount(first: Linear, format: HeadWeightFormat) -> Int {
-        let p = pieces(first: first, format: format)
-        return HugePageArena.byteCount(pieces: [p.floats, p.bf16, p.q8, p.float])
-    }
-
-    /// Lays the head out in `arena` (sized by `byteCount`), which must outlive the value.
-    init(first: Linear, second: Linear, format: HeadWeightFormat, arena: HugePageArena) {
+    /// Lays the head out in `arena` (at least `plan.byteCount`), which must outlive the value.
+    init(first: Linear, second: Linear, plan sizes: Plan, arena: HugePageArena) {
         let rows = first.outputs, inputs = first.inputs, k = min(Self.trailingWidth, inputs)
         precondition(rows == Self.width && second.inputs == rows && second.outputs == 1, "head layer shapes")
         self.inputs = inputs
         secondBias = second.bias[0]
-        let sizes = Self.pieces(first: first, format: format)
-        q8Blocks = format == .q8_0 ? inputs / 32 : 0
+        q8Blocks = sizes.q8Blocks
+        bf16Stride = sizes.bf16Stride
         let exact = sizes.bf16 > 0
         let floats = rows * (2 + k)
-        bf16Stride = (inputs + 1) / 2 * 2
-        // Huge pages from 128 KiB (the owner's arena): SmolLM2's 8-bit rows (166 KB) read from 41
-        // small pages every token meant as many page walks.
         let f = arena.allocate(byteCount: 4 * floats).bindMemory(to: Float.self, capacity: floats)
         bias = f; trailingColumns = f + rows; secondWeights = f + rows * (1 + k)
         trailingCount = k

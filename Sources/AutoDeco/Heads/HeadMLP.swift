@@ -1,5 +1,4 @@
 import Foundation
-import CKernels
 import Kernels
 
 /// A PyTorch `nn.Linear` in its own layout: weight [out, in] row-major, bias [out].
