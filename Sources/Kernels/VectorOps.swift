@@ -252,23 +252,6 @@ public struct Top5: Sendable, Equatable {
     }
 }
 
-/// dot(w, x) over `blocks` blocks of 32 int8 weights at `row`, followed by their `blocks` float
-/// scales (the AutoDeco heads' 8-bit first layers): sum_b scale_b * sum_j q[32b + j] x[32b + j].
-@inline(__always)
-public func dotQ8Blocks(_ row: UnsafeRawPointer, blocks: Int, _ x: UnsafePointer<Float>) -> Float {
-    let scales = (row + 32 * blocks).assumingMemoryBound(to: Float.self)
-    var acc = SIMD8<Float>()
-    for b in 0..<blocks {
-        var t = SIMD8<Float>()
-        for j in stride(from: 0, to: 32, by: 8) {
-            let q = (row + 32 * b + j).loadUnaligned(as: SIMD8<Int8>.self)
-            t.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q)), loadSIMD8(x + 32 * b + j))
-        }
-        acc.addProduct(t, SIMD8(repeating: scales[b]))
-    }
-    return acc.sum()
-}
-
 /// dot(w, x) with w in bfloat16 (the top halves of float32s): half the bytes of a float row, for
 /// weights that are exactly bf16 (as the released AutoDeco heads are).
 @inline(__always)

@@ -90,9 +90,10 @@ struct HugePageArenaTests {
     }
 }
 
-/// The heads' 8-bit first layers (`HeadWeightFormat.q8_0`): the kernel (AVX-512 or the Swift
-/// loop) against float64 within the bound that rounding each weight to its block's grid allows,
-/// and the shipped heads' T and P against their exact form on the reference hidden states.
+/// The heads' 8-bit first layers (`HeadWeightFormat.q8_0`, `HeadQ8Rows`): the integer product
+/// (VNNI on packed rows, or AVX2 / portable on GGUF rows) against float64 within the bound that
+/// rounding each weight to its block's grid and each input to 16 bits allows, and the shipped
+/// heads' T and P against their exact form on the reference hidden states.
 struct HeadQ8Tests {
     @Test(arguments: [(576, 0), (581, 5), (64, 0)])
     func q8RowsStayWithinTheirRoundingBound(inputs: Int, extras: Int) {
@@ -112,15 +113,8 @@ struct HeadQ8Tests {
         }
         var worstExcess = -Double.infinity, squaredError = 0.0, expectedSquaredError = 0.0
         for r in 0..<256 {
-            // Each weight moves by at most half its block's step, absmax / 127 / 2; uniformly
-            // spread weights move uniformly, so the error's variance is sum step^2 / 12 x^2.
-            var bound = 1e-5
-            for b in 0..<(count / 32) {
-                let block = (32 * b)..<(32 * b + 32)
-                let step = Double(block.map { abs(head.first.weight[r * inputs + $0]) }.max()!) / 127
-                bound += step / 2 * block.reduce(0) { $0 + abs(Double(x[$1])) }
-                expectedSquaredError += step * step / 12 * block.reduce(0) { $0 + Double(x[$1] * x[$1]) }
-            }
+            let (bound, expected) = Self.roundingBound(head.first.weight, row: r, stride: inputs, x, floor: 1e-5)
+            expectedSquaredError += expected
             let error = Double(pre[r]) - ref.pre[r]
             worstExcess = max(worstExcess, abs(error) - bound)
             squaredError += error * error
@@ -129,6 +123,46 @@ struct HeadQ8Tests {
         // A scale off by 1% would add 6x the rounding's own error here; exact rows would add none.
         let ratio = squaredError / expectedSquaredError
         #expect(ratio > 0.6 && ratio < 1.6, "squared error \(ratio)x what rounding to the grid explains")
+    }
+
+    /// How far rounding moves row r's preactivation, at most, and its expected squared error. Each
+    /// weight moves by at most half its block's step, absmax / 127 / 2 (the step's f16 rounding
+    /// adds at most 2^-11 of it), and each input by half of its block's 16-bit step,
+    /// absmax / 32767 / 2; uniformly spread weights move uniformly, so the error's variance is
+    /// sum step^2 / 12 x^2.
+    static func roundingBound(_ w: [Float], row r: Int, stride: Int, _ x: [Float], floor: Double) -> (bound: Double, expectedSquared: Double) {
+        var bound = floor, expected = 0.0
+        for b in 0..<(x.count / 32) {
+            let block = (32 * b)..<(32 * b + 32)
+            let weights = block.map { Double(abs(w[r * stride + $0])) }
+            let step = weights.max()! / 127 * (1 + 1.0 / 2048)
+            let inputStep = Double(block.map { abs(x[$0]) }.max()!) / 32767
+            bound += step / 2 * block.reduce(0) { $0 + abs(Double(x[$1])) }
+            bound += inputStep / 2 * weights.reduce(0) { $0 + $1 + step / 2 }
+            expected += step * step / 12 * block.reduce(0) { $0 + Double(x[$1] * x[$1]) }
+        }
+        return (bound, expected)
+    }
+
+    /// Blocks of small weights (scales below f16's normal range) keep their precision: each row's
+    /// float scale carries the magnitude, so the bound above holds for them too (with f16 scales
+    /// alone, subnormal steps 6e-8 apart, they would be off by up to 40%).
+    @Test func smallWeightsKeepTheirPrecision() {
+        var head = HeadKernelTests.bf16Head(inputs: 64, seed: 5)
+        var w = head.first.weight
+        for i in w.indices { w[i] *= 1e-4 }  // block scales ~1e-6, subnormal in f16
+        head.first = Linear(inputs: 64, outputs: 256, weight: w, bias: [Float](repeating: 0, count: 256))
+        head.inferenceFormat = .q8_0
+        let x = (0..<64).map { Float(($0 % 7) - 3) / 3 }
+        let ref = HeadKernelTests.reference(head, x, extra: [])
+        var pre = [Float](repeating: .nan, count: 256)
+        x.withUnsafeBufferPointer { xb in
+            pre.withUnsafeMutableBufferPointer { head.preactivations(xb.baseAddress!, count: 64, into: $0.baseAddress!, rows: 0..<256) }
+        }
+        for r in 0..<256 {
+            let bound = Self.roundingBound(w, row: r, stride: 64, x, floor: 1e-12).bound
+            #expect(abs(Double(pre[r]) - ref.pre[r]) <= bound, "row \(r)")
+        }
     }
 
     @Test func widthsOffTheBlockGridStayExact() {
@@ -163,7 +197,7 @@ struct HeadQ8Tests {
             }
         }
         #expect(rows == 72)
-        // Measured 2.3e-3 and 1.2e-4 (the official bf16 stack moves T by up to 2.2e-3).
+        // Measured 2.1e-3 and 2.3e-4 (the official bf16 stack moves T by up to 2.2e-3, P by 4.2e-4).
         #expect(worstT <= 5e-3, "max |T_q8 - T| = \(worstT)")
         #expect(worstP <= 1e-3, "max |P_q8 - P| = \(worstP)")
         #expect(worstT > 0, "the 8-bit rows are in use")

@@ -5,7 +5,7 @@ import Kernels
 /// A head's weights as inference reads them, in one piece of huge-page memory: the first layer's
 /// rows (as bf16 when every weight is exactly a bf16 value, as in the released checkpoints: the
 /// same products from half the bytes, and these rows are read from memory every token; or, in
-/// the `.q8_0` format, the first 32 * q8Blocks columns as 8-bit blocks with their scales), its
+/// the `.q8_0` format, the first 32 * q8Blocks columns as Q8_0 blocks, see `HeadQ8Rows`), its
 /// bias, its last `trailingWidth` columns column after column (the top-p head's five scalar
 /// inputs, added after the features are known: read in place they would be 256 scattered cache
 /// lines), and the second layer's weights, together on one huge page where the kernel grants it.
@@ -31,10 +31,9 @@ struct HeadInference: @unchecked Sendable {
     /// [256, bf16Stride], an even stride (the AVX-512 kernel reads bf16 pairs as 32-bit lanes).
     let bf16Rows: UnsafeMutablePointer<UInt16>?
     let bf16Stride: Int
-    /// [256, q8RowBytes]: per row q8Blocks blocks of 32 int8, then their q8Blocks float scales.
-    let q8Rows: UnsafeMutableRawPointer?
+    /// The hidden-state columns as 8-bit blocks (the `.q8_0` format), or nil.
+    let q8Rows: HeadQ8Rows?
     let q8Blocks: Int
-    var q8RowBytes: Int { 36 * q8Blocks }
     /// Zeros after the last row: the AVX-512 kernel reads rows in whole blocks of 32 weights.
     static let bf16Overrun = 32
     let bias: UnsafeMutablePointer<Float>
@@ -64,7 +63,7 @@ struct HeadInference: @unchecked Sendable {
             bf16Stride = (inputs + 1) / 2 * 2
             floats = 4 * rows * (2 + k)
             bf16 = exact ? 2 * (rows * bf16Stride + HeadInference.bf16Overrun) : 0
-            q8 = rows * 36 * q8Blocks
+            q8 = q8Blocks > 0 ? HeadQ8Rows.byteCount(rows: rows, blocks: q8Blocks) : 0
             float = exact || q8Covers ? 0 : 4 * rows * inputs
         }
 
@@ -107,16 +106,7 @@ struct HeadInference: @unchecked Sendable {
         } else {
             floatRows = nil
         }
-        if q8Blocks > 0 {
-            let rowBytes = 36 * q8Blocks
-            let q = arena.allocate(byteCount: rows * rowBytes)
-            for r in 0..<rows {
-                Self.quantize(first.weight, from: r * inputs, blocks: q8Blocks, into: q + r * rowBytes)
-            }
-            q8Rows = q
-        } else {
-            q8Rows = nil
-        }
+        q8Rows = q8Blocks > 0 ? HeadQ8Rows(first.weight, rows: rows, stride: inputs, blocks: q8Blocks, arena: arena) : nil
     }
 
     /// out[r] = b1[r] + W1[r, 0..<count] . main for r in `rows`: the part of the first layer that
@@ -124,16 +114,7 @@ struct HeadInference: @unchecked Sendable {
     func preactivations(_ main: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let bias = self.bias
         if let q8 = q8Rows, count == 32 * q8Blocks {
-            let rowBytes = q8RowBytes, blocks = q8Blocks
-            if VectorOps.passesUseAVX512 {
-                ad_q8_rows_avx512(q8, rowBytes, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(blocks), main, bias, out)
-            } else {
-                let ahead = Int(AD_Q8_ROWS_AHEAD)
-                for r in rows {
-                    if r + ahead < rows.upperBound { ad_prefetch(q8 + (r + ahead) * rowBytes, rowBytes) }
-                    out[r] = bias[r] + dotQ8Blocks(q8 + r * rowBytes, blocks: blocks, main)
-                }
-            }
+            q8.preactivations(main, bias: bias, into: out, rows: rows)
             return
         }
         if let packed = bf16Rows {
@@ -160,9 +141,7 @@ struct HeadInference: @unchecked Sendable {
     /// Where inference reads these rows of the first layer (nil for float32 rows): for asking for
     /// them ahead of `preactivations`.
     func inferenceBytes(rows: Range<Int>) -> UnsafeRawBufferPointer? {
-        if let q8 = q8Rows {
-            return UnsafeRawBufferPointer(start: q8 + rows.lowerBound * q8RowBytes, count: rows.count * q8RowBytes)
-        }
+        if let q8 = q8Rows { return q8.bytes(rows: rows) }
         if let packed = bf16Rows {
             return UnsafeRawBufferPointer(start: packed + rows.lowerBound * bf16Stride, count: 2 * rows.count * bf16Stride)
         }
@@ -217,18 +196,5 @@ struct HeadInference: @unchecked Sendable {
 
     @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-    }
-
-    /// Blocks of 32 weights from w[start...] as int8 q = round(w / d) with d = absmax / 127, the
-    /// int8s first, then the scales d.
-    static func quantize(_ w: [Float], from start: Int, blocks: Int, into out: UnsafeMutableRawPointer) {
-        let q = out.bindMemory(to: Int8.self, capacity: 32 * blocks)
-        let scales = (out + 32 * blocks).bindMemory(to: Float.self, capacity: blocks)
-        for b in 0..<blocks {
-            let block = w[(start + 32 * b)..<(start + 32 * b + 32)]
-            let d = block.map { abs($0) }.max()! / 127
-            scales[b] = d
-            for (j, v) in block.enumerated() { q[32 * b + j] = d > 0 ? Int8((v / d).rounded()) : 0 }
-        }
     }
 }

@@ -29,12 +29,14 @@ public enum HeadWeightFormat: String, Sendable, CaseIterable {
     /// The checkpoint's values: bf16 rows when every weight is a bf16 value (the released
     /// checkpoints), else float32. The products are exact.
     case exact
-    /// The hidden-state columns in blocks of 32 int8 weights with a float scale each (absmax / 127,
-    /// as GGUF's Q8_0 with a float scale): 36 bytes per 32 weights instead of 64, so SmolLM2's two
-    /// first layers read 0.33 MB per token instead of 0.59 MB. On the reference hidden states T
-    /// moves by at most 2.3e-3 and P by 1.2e-4, as far as the official bf16 stack's own rounding
-    /// moves them from exact (docs/performance.md, "AutoDeco overhead"). Applies when the hidden
-    /// size is a multiple of 32 (every supported model); otherwise inference stays exact.
+    /// The hidden-state columns as GGUF Q8_0 blocks (32 int8 weights, absmax / 127, with an f16
+    /// scale relative to a float scale per row), multiplied with the hidden state rounded to 16
+    /// bits per block, by the forward pass's integer kernels (`HeadQ8Rows`): 34 bytes per 32
+    /// weights instead of 64, so SmolLM2's two first layers read 0.31 MB per token instead of 0.59
+    /// MB. On the reference hidden states T moves by at most 2.1e-3 and P by 2.3e-4, as far as the
+    /// official bf16 stack's own rounding moves them from exact (docs/performance.md, "AutoDeco
+    /// overhead"). Applies when the hidden size is a multiple of 32 (every supported model);
+    /// otherwise inference stays exact.
     case q8_0
 }
 

@@ -33,11 +33,10 @@ static inline void ad_prefetch_rows(const void *w, long row_bytes, int r0, int r
     if (r1 > r0) ad_prefetch((const char *)w + (long)r0 * row_bytes, (long)(r1 - r0) * row_bytes);
 }
 
-/// How far ahead the AutoDeco heads' row kernels ask for their rows (~5 KB: 8 rows of
-/// SmolLM2's 8-bit layer, 4 of its bf16 one). The rows are read from memory every token, and
-/// without these requests the hardware prefetcher alone left the 8-bit layer at 8-21 µs a token
-/// per thread instead of 7-8.5 (docs/performance.md, "AutoDeco overhead").
-#define AD_Q8_ROWS_AHEAD 8
+/// How far ahead the AutoDeco heads' bf16 row kernel asks for its rows (~5 KB: 4 of SmolLM2's
+/// rows). The rows are read from memory every token, and without these requests the hardware
+/// prefetcher alone left the heads' rows at 8-21 µs a token per thread instead of 7-8.5
+/// (docs/performance.md, "AutoDeco overhead").
 #define AD_BF16_ROWS_AHEAD 4
 
 /// 1 when the AVX2 kernels run on this CPU, 0 when the portable ones do.
@@ -146,13 +145,5 @@ void ad_bf16_split_pairs(const float *x, int n, float *pairs);
 /// must be readable.
 void ad_bf16_rows_avx512(const uint16_t *w, long stride, int r0, int r1, int n, const float *pairs,
                          const float *bias, float *out);
-
-// MARK: - The AutoDeco heads' first layers as 8-bit blocks (q8rows.c): AVX-512F
-
-/// out[r] = bias[r] + sum_b scale_b * sum_{j < 32} q[32b + j] * x[32b + j] for r0 <= r < r1, where
-/// row r (at w + r * row_bytes) holds `blocks` blocks of 32 int8 weights, then `blocks` float
-/// scales; x has 32 * blocks floats.
-void ad_q8_rows_avx512(const void *w, long row_bytes, int r0, int r1, int blocks, const float *x,
-                       const float *bias, float *out);
 
 #endif
