@@ -142,7 +142,7 @@ struct BenchCommand: ParsableCommand {
                         out.logits.withUnsafeMutableBufferPointer { l in
                             // As generation calls them: the weights may replace the logits.
                             let t0 = DispatchTime.now().uptimeNanoseconds
-                            let d = controller.decide(hidden: h, consuming: l, onThisThread: false)
+                            let d = controller.decide(hidden: h, consuming: l, maxLogit: out.logitMaxima.last, onThisThread: false)
                             let t1 = DispatchTime.now().uptimeNanoseconds
                             let s = sampler.sample(logits: UnsafeBufferPointer(l), temperature: d.temperature, topP: d.topP, weights: d.weights)
                             let t2 = DispatchTime.now().uptimeNanoseconds

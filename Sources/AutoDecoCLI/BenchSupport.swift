@@ -67,13 +67,14 @@ struct BatchedDecodeBenchmark {
                         times.withUnsafeMutableBufferPointer { timeBuffer in
                             let out = idBuffer, samplers = samplerBuffer, times = timeBuffer
                             let count = pass.count
+                            let maxima = (0..<count).map { pass.lastMaxLogit(of: $0) }
                             pass.withWritableRows { rows in
                                 pool.runDealing(count) { thread, i in
                                     let (hidden, l) = rows(i)
                                     let h = UnsafeBufferPointer(rebasing: hidden[(hidden.count - H)...])
                                     // As the batch generator calls them: the weights may replace the logits.
                                     let t0 = DispatchTime.now().uptimeNanoseconds
-                                    let d = controllers[i].decide(hidden: h, consuming: l, onThisThread: true)
+                                    let d = controllers[i].decide(hidden: h, consuming: l, maxLogit: maxima[i], onThisThread: true)
                                     let t1 = DispatchTime.now().uptimeNanoseconds
                                     out[i] = samplers[i].sample(logits: UnsafeBufferPointer(l), temperature: d.temperature, topP: d.topP, weights: d.weights).id
                                     times[thread].decide += t1 - t0

@@ -93,7 +93,7 @@ typedef int32_t pair16 __attribute__((may_alias, aligned(2)));
 /// was 7-9% slower for 8-token tiles on Zen 5: 8 chains of 16 dependent instructions a block).
 VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *units, const uint8_t *next, int nb,
                                          const int16_t *qx, const float *dx, const float *sx, int cols,
-                                         float *y, long ldy, __mmask16 mask) {
+                                         float *y, long ldy, __mmask16 mask, float *maxima) {
     const int chains = nt >= 2 ? 2 : 4;
     const long ub = unit_bytes(format);
     __m512 out[8];
@@ -141,16 +141,17 @@ VNNI static ALWAYS_INLINE void tile_vnni(int format, int nt, const uint8_t *unit
         }
     }
     for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (long)t * ldy, mask, out[t]);
+    if (maxima) tile_maxima(maxima, out, nt, mask);
 }
 
-#define TILE(N) tile_vnni(format, N, units, next, nb, qx, dx, sx, cols, y, ldy, mask)
+#define TILE(N) tile_vnni(format, N, units, next, nb, qx, dx, sx, cols, y, ldy, mask, maxima)
 VNNI static void tile_q4_1(int nt, const uint8_t *units, const uint8_t *next, int nb, const int16_t *qx, const float *dx, const float *sx,
-                           int cols, float *y, long ldy, __mmask16 mask) {
+                           int cols, float *y, long ldy, __mmask16 mask, float *maxima) {
     const int format = FORMAT_Q4_1;  // a constant: each tile is specialised
     FOR_TILE_SIZE(nt, TILE)
 }
 VNNI static void tile_q8_0(int nt, const uint8_t *units, const uint8_t *next, int nb, const int16_t *qx, const float *dx, const float *sx,
-                           int cols, float *y, long ldy, __mmask16 mask) {
+                           int cols, float *y, long ldy, __mmask16 mask, float *maxima) {
     const int format = FORMAT_Q8_0;  // a constant: each tile is specialised
     FOR_TILE_SIZE(nt, TILE)
 }
@@ -164,6 +165,7 @@ typedef struct {
     const int16_t *qx;
     const float *dx, *sx;
     float *y;
+    float *maxima;  // [tokens] or NULL
 } job16;
 
 static void tile16(const void *job, int g, int t0, int nt, int prefetch_next, uint16_t mask) {
@@ -171,14 +173,15 @@ static void tile16(const void *job, int g, int t0, int nt, int prefetch_next, ui
     const uint8_t *units = j->packed + g * j->group_bytes, *next = prefetch_next ? units + j->group_bytes : NULL;
     const int16_t *q = j->qx + (long)t0 * j->cols;
     const float *dx = j->dx + (long)t0 * j->nb, *sx = j->sx + (long)t0 * j->nb;
-    float *out = j->y + (long)t0 * j->ldy + 16 * g;
-    if (j->format == FORMAT_Q4_1) tile_q4_1(nt, units, next, j->nb, q, dx, sx, j->cols, out, j->ldy, mask);
-    else tile_q8_0(nt, units, next, j->nb, q, dx, sx, j->cols, out, j->ldy, mask);
+    float *out = j->y + (long)t0 * j->ldy + 16 * g, *maxima = j->maxima ? j->maxima + t0 : NULL;
+    if (j->format == FORMAT_Q4_1) tile_q4_1(nt, units, next, j->nb, q, dx, sx, j->cols, out, j->ldy, mask, maxima);
+    else tile_q8_0(nt, units, next, j->nb, q, dx, sx, j->cols, out, j->ldy, mask, maxima);
 }
 
 static void gemm_packed16_vnni(int format, const uint8_t *packed, int cols, int r0, int r1,
-                               const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
-    const job16 job = {format, cols / 32, cols, cols / 32 * unit_bytes(format), ldy, packed, qx, dx, sx, y};
+                               const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy,
+                               float *maxima) {
+    const job16 job = {format, cols / 32, cols, cols / 32 * unit_bytes(format), ldy, packed, qx, dx, sx, y, maxima};
     for_each_row_group_tile(r0, r1, tokens, &job, tile16);
 }
 
@@ -197,12 +200,14 @@ int ad_kernels_have_vnni(void) { return 0; }
 #endif
 
 void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
-                      const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy) {
+                      const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy,
+                      float *maxima) {
 #if defined(__x86_64__)
     if (ad_kernels_have_vnni() && !ad_kernels_portable_forced()) {
-        gemm_packed16_vnni(format, (const uint8_t *)packed, cols, r0, r1, qx, dx, sx, tokens, y, ldy);
+        gemm_packed16_vnni(format, (const uint8_t *)packed, cols, r0, r1, qx, dx, sx, tokens, y, ldy, maxima);
         return;
     }
 #endif
     gemm_packed16_portable(format, (const uint8_t *)packed, cols, r0, r1, qx, dx, sx, tokens, y, ldy);
+    if (maxima) rows_maxima(y, ldy, r0, r1, tokens, maxima);
 }

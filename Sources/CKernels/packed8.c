@@ -166,7 +166,7 @@ typedef int32_t quad8 __attribute__((may_alias, aligned(1)));
 /// token for one token, 2 for two or three, else 1, so that at least four independent chains
 /// hide the multiply-add's latency.
 VNNI static ALWAYS_INLINE void tile_vnni8(int format, int nt, const uint8_t *group, const uint8_t *next, int nb,
-                                          const ad_q8x *x, int cols, float *y, long ldy, __mmask16 mask) {
+                                          const ad_q8x *x, int cols, float *y, long ldy, __mmask16 mask, float *maxima) {
     const int chains = nt >= 4 ? 1 : (nt >= 2 ? 2 : 4);
     __m512 out[8];
     for (int t = 0; t < nt; t++) out[t] = _mm512_setzero_ps();
@@ -231,16 +231,17 @@ VNNI static ALWAYS_INLINE void tile_vnni8(int format, int nt, const uint8_t *gro
         }
     }
     for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (long)t * ldy, mask, out[t]);
+    if (maxima) tile_maxima(maxima, out, nt, mask);
 }
 
-#define TILE(N) tile_vnni8(format, N, group, next, nb, x, cols, y, ldy, mask)
+#define TILE(N) tile_vnni8(format, N, group, next, nb, x, cols, y, ldy, mask, maxima)
 VNNI static void tile8_q4_1(int nt, const uint8_t *group, const uint8_t *next, int nb, const ad_q8x *x, int cols, float *y, long ldy,
-                            __mmask16 mask) {
+                            __mmask16 mask, float *maxima) {
     const int format = FORMAT_Q4_1;  // a constant: each tile is specialised
     FOR_TILE_SIZE(nt, TILE)
 }
 VNNI static void tile8_q8_0(int nt, const uint8_t *group, const uint8_t *next, int nb, const ad_q8x *x, int cols, float *y, long ldy,
-                            __mmask16 mask) {
+                            __mmask16 mask, float *maxima) {
     const int format = FORMAT_Q8_0;  // a constant: each tile is specialised
     FOR_TILE_SIZE(nt, TILE)
 }
@@ -253,6 +254,7 @@ typedef struct {
     const uint8_t *packed;
     const ad_q8x *x;
     float *y;
+    float *maxima;  // [tokens] or NULL
 } job8;
 
 static void tile8(const void *job, int g, int t0, int nt, int prefetch_next, uint16_t mask) {
@@ -261,14 +263,14 @@ static void tile8(const void *job, int g, int t0, int nt, int prefetch_next, uin
     const long at = (long)t0 * j->cols, blocks = (long)t0 * j->nb;
     const ad_q8x sub = {x->q16 + at, x->q8 + at, x->dx + blocks, x->sx + blocks, x->outlier + blocks, x->qsum + blocks};
     const uint8_t *group = j->packed + g * j->group_bytes, *next = prefetch_next ? group + j->group_bytes : NULL;
-    float *out = j->y + (long)t0 * j->ldy + 16 * g;
-    if (j->format == FORMAT_Q4_1) tile8_q4_1(nt, group, next, j->nb, &sub, j->cols, out, j->ldy, mask);
-    else tile8_q8_0(nt, group, next, j->nb, &sub, j->cols, out, j->ldy, mask);
+    float *out = j->y + (long)t0 * j->ldy + 16 * g, *maxima = j->maxima ? j->maxima + t0 : NULL;
+    if (j->format == FORMAT_Q4_1) tile8_q4_1(nt, group, next, j->nb, &sub, j->cols, out, j->ldy, mask, maxima);
+    else tile8_q8_0(nt, group, next, j->nb, &sub, j->cols, out, j->ldy, mask, maxima);
 }
 
 static void gemm_packed8_vnni(int format, const uint8_t *packed, int cols, int r0, int r1, const ad_q8x *x,
-                              int tokens, float *y, long ldy) {
-    const job8 job = {format, cols / 32, cols, group_bytes(format, cols / 32), ldy, packed, x, y};
+                              int tokens, float *y, long ldy, float *maxima) {
+    const job8 job = {format, cols / 32, cols, group_bytes(format, cols / 32), ldy, packed, x, y, maxima};
     for_each_row_group_tile(r0, r1, tokens, &job, tile8);
 }
 
@@ -318,12 +320,13 @@ void ad_quantize_q8x(const float *x, int n, int16_t *q16, int8_t *q8, float *dx,
 }
 
 void ad_gemm_packed8(int format, const void *packed, int cols, int r0, int r1, const ad_q8x *x, int tokens,
-                     float *y, long ldy) {
+                     float *y, long ldy, float *maxima) {
 #if defined(__x86_64__)
     if (ad_kernels_have_vnni() && !ad_kernels_portable_forced()) {
-        gemm_packed8_vnni(format, (const uint8_t *)packed, cols, r0, r1, x, tokens, y, ldy);
+        gemm_packed8_vnni(format, (const uint8_t *)packed, cols, r0, r1, x, tokens, y, ldy, maxima);
         return;
     }
 #endif
     gemm_packed8_portable(format, (const uint8_t *)packed, cols, r0, r1, x, tokens, y, ldy);
+    if (maxima) rows_maxima(y, ldy, r0, r1, tokens, maxima);
 }

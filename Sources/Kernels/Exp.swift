@@ -75,6 +75,25 @@ extension VectorOps {
         return storeExpPortable(x, n: n, shift: shift, scale: scale, into: out, prefetching: ahead)
     }
 
+    /// `storeExp` that also returns the five largest x, for a caller that knows the shift (the
+    /// largest x) beforehand: one pass over x with AVX-512 (C), else the top-5 scan, then
+    /// `storeExp`.
+    public static func storeExpAndTop5(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
+                                       into out: UnsafeMutablePointer<Float>, prefetching ahead: UnsafeRawBufferPointer? = nil) -> (sum: Float, top: Top5) {
+        guard passesUseAVX512 else {
+            let top = top5(x, n: n)
+            return (storeExpPortable(x, n: n, shift: shift, scale: scale, into: out, prefetching: ahead), top)
+        }
+        var t = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
+        let sum = withUnsafeMutableBytes(of: &t) { b in
+            ad_store_exp_top5_avx512(x, Int32(n), shift, scale, out, ahead?.baseAddress, ahead?.count ?? 0,
+                                     b.baseAddress!.assumingMemoryBound(to: Float.self))
+        }
+        var top = Top5()
+        top.v0 = t.0; top.v1 = t.1; top.v2 = t.2; top.v3 = t.3; top.v4 = t.4
+        return (sum, top)
+    }
+
     /// `storeExp` in Swift SIMD (8 lanes), on any CPU.
     public static func storeExpPortable(_ x: UnsafePointer<Float>, n: Int, shift: Float, scale: Float,
                                         into out: UnsafeMutablePointer<Float>, prefetching ahead: UnsafeRawBufferPointer? = nil) -> Float {

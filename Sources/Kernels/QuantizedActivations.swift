@@ -68,26 +68,42 @@ extension WeightMatrix {
 extension MatMul {
     /// Y[t, r] = dot(W[r], X[t]) for t in 0..<tokens and r in `range`, X as integer activations
     /// (W must accept them). The same code for one token and many, so a sequence decoded alone
-    /// gets the bit-identical result it gets inside a batch.
+    /// gets the bit-identical result it gets inside a batch. With `maxima` ([tokens]), each
+    /// becomes the largest of itself and its token's outputs (see `updateMaxima`).
     public static func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, tokens: Int,
-                              _ y: UnsafeMutablePointer<Float>, ldy: Int, rows range: Range<Int>) {
+                              _ y: UnsafeMutablePointer<Float>, ldy: Int, rows range: Range<Int>,
+                              maxima: UnsafeMutablePointer<Float>? = nil) {
         precondition(w.acceptsQuantizedActivations && w.cols == x.cols)
         guard !range.isEmpty, tokens > 0 else { return }
         let format = w.integerKernelFormat
         if let packed = w.packed {
+            // The packed kernels take each row group's maxima while its outputs are in L1.
             switch packed.layout {
             case .pairs16:
                 ad_gemm_packed16(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
-                                 x.values, x.scales, x.sums, Int32(tokens), y, ldy)
+                                 x.values, x.scales, x.sums, Int32(tokens), y, ldy, maxima)
             case .quads8:
                 var view = x.cView
                 ad_gemm_packed8(format, packed.bytes, Int32(w.cols), Int32(range.lowerBound), Int32(range.upperBound),
-                                &view, Int32(tokens), y, ldy)
+                                &view, Int32(tokens), y, ldy, maxima)
             }
             return
         }
         ad_gemm_q16(format, w.data, w.rowBytes, Int32(w.cols), Int32(range.lowerBound),
                    Int32(range.upperBound), x.values, x.scales, x.sums, Int32(tokens), y, ldy)
+        if let maxima { updateMaxima(maxima, y, ldy: ldy, rows: range, tokens: tokens) }
+    }
+
+    /// maxima[t] = max(maxima[t], Y[t, r] for r in `range`): the largest logit of each token for
+    /// the AutoDeco statistics, taken where the LM head's kernel does not take it itself. NaN
+    /// never wins (as in the top-5 scan).
+    public static func updateMaxima(_ maxima: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, ldy: Int,
+                                    rows range: Range<Int>, tokens: Int) {
+        for t in 0..<tokens {
+            var m = maxima[t]
+            for r in range where y[t * ldy + r] > m { m = y[t * ldy + r] }
+            maxima[t] = m
+        }
     }
 
     /// Whether packed matrices run the AVX-512 VNNI kernel here (else the portable loop).

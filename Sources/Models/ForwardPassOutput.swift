@@ -7,6 +7,8 @@ public struct ForwardPassOutput: Sendable {
     public let hidden: [Float]
     /// Logits of the rows that asked for them, in batch order: [rows, vocab].
     public private(set) var logits: [Float]
+    /// The largest logit of each of those rows (NaN never counts; -inf for a row of NaN).
+    public let logitMaxima: [Float]
     /// Per sequence, its rows in `hidden` and in `logits`.
     let hiddenRows: [Range<Int>]
     let logitRows: [Range<Int>]
@@ -48,10 +50,13 @@ public struct ForwardPassOutput: Sendable {
         }
     }
 
+    /// The largest logit of sequence `i`'s last logit row, if it has one.
+    public func lastMaxLogit(of i: Int) -> Float? { logitRows[i].isEmpty ? nil : logitMaxima[logitRows[i].upperBound - 1] }
+
     /// Sequence `i`'s part as arrays of its own (the arrays themselves when it is the only sequence).
     public func output(_ i: Int) -> ForwardOutput {
         ForwardOutput(hidden: part(hidden, hiddenRows[i], width.hidden), logits: part(logits, logitRows[i], width.vocab),
-                      tokenCount: tokenCount(i))
+                      logitMaxima: part(logitMaxima, logitRows[i], 1), tokenCount: tokenCount(i))
     }
 
     private static func rows(_ r: Range<Int>, _ width: Int) -> Range<Int> { (r.lowerBound * width)..<(r.upperBound * width) }

@@ -13,6 +13,8 @@ public struct ForwardOutput: Sendable {
     public var hidden: [Float]
     /// Logits for the requested positions, [P, vocab] (P = 0, 1 or T).
     public var logits: [Float]
+    /// The largest logit of each of those P rows, which the LM head takes as it writes them.
+    public var logitMaxima: [Float]
     public var tokenCount: Int
 }
 
@@ -222,20 +224,20 @@ public final class LlamaModel: @unchecked Sendable {
             logitRows.append(start..<(start + rows.count))
             wanted += rows
         }
-        let logits: [Float]
+        let logits: (values: [Float], maxima: [Float])
         if wanted.count == T {  // every row (one token per sequence, or .all): no gathering
-            logits = self.logits(hidden: hidden, workspace: ws)
+            logits = logitsAndMaxima(hidden: hidden, workspace: ws)
         } else {
             var gathered = [Float](repeating: 0, count: wanted.count * c.hidden)
             for (i, r) in wanted.enumerated() {
                 gathered.replaceSubrange((i * c.hidden)..<((i + 1) * c.hidden), with: hidden[(r * c.hidden)..<((r + 1) * c.hidden)])
             }
-            logits = self.logits(hidden: gathered, workspace: ws)
+            logits = logitsAndMaxima(hidden: gathered, workspace: ws)
         }
         clock.lap(.lmHead)
         ws.profile?.finishPass()
-        return ForwardPassOutput(hidden: hidden, logits: logits, hiddenRows: hiddenRows, logitRows: logitRows,
-                                 width: (c.hidden, c.vocab))
+        return ForwardPassOutput(hidden: hidden, logits: logits.values, logitMaxima: logits.maxima, hiddenRows: hiddenRows,
+                                 logitRows: logitRows, width: (c.hidden, c.vocab))
     }
 
     /// Whether a pass over `tokens` rows runs each row's residual adds and norms inside the
@@ -247,23 +249,38 @@ public final class LlamaModel: @unchecked Sendable {
     private static let parallelQuantizeRows = 16
 
     /// The LM head over final hidden states [N, hidden] (already normalised): logits [N, vocab].
-    public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
+    public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] { logitsAndMaxima(hidden: hidden, workspace: ws).values }
+
+    /// The logits and each row's largest logit, which the LM head's threads take as they go (the
+    /// AutoDeco statistics need it, and a pass of their own over the logits would read them from
+    /// memory: the LM head's weights evict them from the caches).
+    func logitsAndMaxima(hidden: [Float], workspace ws: Workspace) -> (values: [Float], maxima: [Float]) {
         let n = hidden.count / config.hidden
-        guard n > 0 else { return [] }
+        guard n > 0 else { return ([], []) }
+        let threads = pool.threadCount
+        var maxima = [Float](repeating: -.infinity, count: n)
         // Not zero-filled first: the LM head writes every entry, each thread its own rows (a
         // zero-fill on the calling thread would pull the other thread's rows through its cache).
-        return hidden.withUnsafeBufferPointer { h in
+        let values = hidden.withUnsafeBufferPointer { h in
             [Float](unsafeUninitializedCapacity: n * config.vocab) { l, count in
-                lmHead(h.baseAddress!, rows: n, into: l.baseAddress!, workspace: ws)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: threads * n) { perThread in
+                    lmHead(h.baseAddress!, rows: n, into: l.baseAddress!, maxima: perThread.baseAddress!, workspace: ws)
+                    for k in 0..<threads {
+                        for t in 0..<n where perThread[k * n + t] > maxima[t] { maxima[t] = perThread[k * n + t] }
+                    }
+                }
                 count = n * config.vocab
             }
         }
+        return (values, maxima)
     }
 
-    private func lmHead(_ hidden: UnsafePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
+    /// `maxima`: [threads, n], each thread's largest logit of each row.
+    private func lmHead(_ hidden: UnsafePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>,
+                        maxima: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
         guard n > 0 else { return }
         ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
-        linear(ProductList((weights.output, out)), input: hidden, tokens: n, ws: ws)
+        linear(ProductList((weights.output, out)), input: hidden, tokens: n, ws: ws, maxima: maxima)
     }
 
     // MARK: - Steps
@@ -335,9 +352,10 @@ public final class LlamaModel: @unchecked Sendable {
     /// `paired`: the matrices have the same rows and each thread computes the same rows of every
     /// one (rather than its share of their concatenation), then applies SwiGLU to them while its
     /// outputs are in its cache.
+    /// `maxima` ([threads, T], one matrix only): each thread's largest output of each token.
     private func linear(_ mats: ProductList, input: UnsafePointer<Float>,
                         tokens T: Int, ws: Workspace, rowsFirst: RowSteps? = nil,
-                        paired: SwiGLUColumns? = nil) {
+                        paired: SwiGLUColumns? = nil, maxima: UnsafeMutablePointer<Float>? = nil) {
         let cols = mats[0].0.cols
         let total = mats.reduce(0) { $0 + $1.0.rows }
         let eightBit = precision == .int8
@@ -367,7 +385,7 @@ public final class LlamaModel: @unchecked Sendable {
             for k in 0..<n { panels.initializeElement(at: k, to: ws.panels[k].pointer) }
             pool.run(ProductRegion(matrices: mats, totalRows: total, unit: unit, threads: n, quantized: quantized,
                                    input: input, blockSums: sums, tokens: T, panels: UnsafePointer(panels.baseAddress!),
-                                   paired: paired))
+                                   paired: paired, maxima: maxima))
         }
     }
 }

@@ -13,18 +13,27 @@ struct ProductRegion: ParallelWork {
     let panels: UnsafePointer<UnsafeMutablePointer<Float>>
     /// The gate and up products: each thread applies SwiGLU to the columns it just computed.
     let paired: SwiGLUColumns?
+    /// [threads, tokens], for one matrix (the LM head): each thread's largest output per token.
+    let maxima: UnsafeMutablePointer<Float>?
 
     func product(_ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, rows: Range<Int>, thread: Int) {
+        let mine = maxima.map { $0 + thread * tokens }
         if let quantized {
-            MatMul.matmul(w, quantized, tokens: tokens, out, ldy: w.rows, rows: rows)
+            MatMul.matmul(w, quantized, tokens: tokens, out, ldy: w.rows, rows: rows, maxima: mine)
+            return
         } else if tokens == 1 {
             MatMul.matvec(w, input, blockSums, out, rows: rows)
         } else {
             MatMul.matmul(w, input, tokens: tokens, out, ldy: w.rows, rows: rows, panel: panels[thread])
         }
+        if let mine { MatMul.updateMaxima(mine, out, ldy: w.rows, rows: rows, tokens: tokens) }
     }
 
     func run(part thread: Int) {
+        if let maxima {
+            precondition(matrices.count == 1, "maxima of one matrix's outputs")
+            (maxima + thread * tokens).initialize(repeating: -.infinity, count: tokens)
+        }
         if let paired {
             let mine = ThreadPool.part(thread, of: threads, count: matrices[0].0.rows, unit: unit)
             guard !mine.isEmpty else { return }

@@ -159,6 +159,22 @@ struct SharedWeightsTests {
             #expect(buffer == keptWeights, "the logits now hold the weights")
             buffer.withUnsafeBufferPointer { #expect(d.weights?.weights == $0.baseAddress) }
         }
+        // With the maximum known (the LM head's), the top five come with the exponentials: the
+        // same decision and weights to the bit. Another value near it shifts the weights, not
+        // the decision (beyond rounding).
+        let m = l.max()!
+        for (hint, exact) in [(m, true), (m + 0.75, false), (m - 0.5, false)] {
+            var buffer = l
+            let d = h.withUnsafeBufferPointer { hb in
+                buffer.withUnsafeMutableBufferPointer { controller.decide(hidden: hb, consuming: $0, maxLogit: hint, onThisThread: false) }
+            }
+            #expect(d.temperature == kept.temperature)
+            if exact {
+                #expect(d.topP == kept.topP && d.weights?.sum == kept.weights?.sum && buffer == keptWeights)
+            } else {
+                #expect(abs(d.topP - kept.topP) < 1e-5 && d.weights?.maxLogit == hint, "hint \(hint): P \(d.topP) vs \(kept.topP)")
+            }
+        }
     }
 
     @Test func featuresSplitOverThreadsEqualOneThread() {

@@ -507,6 +507,32 @@ struct VocabularyPassTests {
         }
     }
 
+    /// The one-pass form for a known maximum: the same exponentials and sum, to the bit, and the
+    /// top-5 scan's five values, in place too; NaN never counts (as in the scan).
+    @Test(arguments: lengths)
+    func storeExpAndTop5EqualsBothPasses(n: Int) {
+        var x = Self.logits(n)
+        if n > 40 { x[37] = .nan }
+        let shift = x.filter { !$0.isNaN }.max() ?? 0, scale: Float = 1 / 0.7
+        var out = [Float](repeating: .nan, count: n), both = out
+        let (sum, top) = x.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { VectorOps.storeExpAndTop5(b.baseAddress!, n: n, shift: shift, scale: scale, into: $0.baseAddress!) }
+        }
+        let (sumRef, topRef) = x.withUnsafeBufferPointer { b in
+            both.withUnsafeMutableBufferPointer {
+                (VectorOps.storeExp(b.baseAddress!, n: n, shift: shift, scale: scale, into: $0.baseAddress!), VectorOps.top5(b.baseAddress!, n: n))
+            }
+        }
+        #expect(sum.bitPattern == sumRef.bitPattern || (sum.isNaN && sumRef.isNaN))
+        #expect(zip(out, both).allSatisfy { $0.bitPattern == $1.bitPattern }, "n \(n)")
+        #expect(top == topRef, "n \(n): \(top.values) vs \(topRef.values)")
+        var inPlace = x
+        let (_, topInPlace) = inPlace.withUnsafeMutableBufferPointer { b in
+            VectorOps.storeExpAndTop5(b.baseAddress!, n: n, shift: shift, scale: scale, into: b.baseAddress!)
+        }
+        #expect(topInPlace == topRef && zip(inPlace, both).allSatisfy { $0.bitPattern == $1.bitPattern })
+    }
+
     @Test(arguments: lengths)
     func probabilityMomentsMatchFloat64(n: Int) {
         let e = Self.logits(n).map { Float(Foundation.exp(Double($0) / 3)) }

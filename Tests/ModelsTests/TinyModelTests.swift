@@ -183,7 +183,27 @@ struct TinyModelTests {
             #expect(pass.output(i).hidden == hidden && pass.output(i).logits == logits)
             let worst = zip(hidden + logits, alone[i].hidden + alone[i].logits).map { abs($0 - $1) }.max() ?? 0
             #expect(worst < 1e-4, "sequence \(i): max |shared pass - alone| = \(worst)")
+            #expect(pass.lastMaxLogit(of: i) == (logits.isEmpty ? nil : logits.suffix(s.vocab).max()))
         }
+    }
+
+    /// The LM head's threads take every logit row's maximum as they write it (the AutoDeco
+    /// statistics start from it): exactly the row's largest logit, in every precision and
+    /// format (the packed VNNI kernels from their registers, the others after the product), for
+    /// one row and for many.
+    @Test(arguments: specs.indices, ActivationPrecision.allCases)
+    func logitMaximaAreEachRowsLargestLogit(index: Int, precision: ActivationPrecision) throws {
+        let s = Self.specs[index]
+        var W = [String: [Float]]()
+        let path = try TinyModel.write(s, seed: UInt64(index + 40), weights: &W)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = try LlamaModel(gguf: GGUFFile(path: path), threads: 2, precision: precision)
+        let tokens: [Int32] = (0..<9).map { Int32(($0 * 29 + 3) % s.vocab) }
+        let all = try model.forward(tokens, context: model.makeContext(capacity: 16), logits: .all)
+        #expect(all.logitMaxima.count == tokens.count)
+        for t in tokens.indices { #expect(all.logitMaxima[t] == all.logits[(t * s.vocab)..<((t + 1) * s.vocab)].max()) }
+        let last = try model.forward(tokens, context: model.makeContext(capacity: 16), logits: .last)
+        #expect(last.logitMaxima == [last.logits.max()!])
     }
 
     /// The integer precisions keep K and V in float16 (half the bytes), float32 keeps them exact; a

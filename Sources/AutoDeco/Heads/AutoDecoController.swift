@@ -37,21 +37,25 @@ public final class AutoDecoController: DecodingController {
     deinit { scratch.deallocate(); pre.deallocate() }
 
     public func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
-        decide(hidden: hidden, logits: logits, inline: false, weightsInPlace: false)
+        decide(hidden: hidden, logits: logits, maxLogit: nil, inline: false, weightsInPlace: false)
     }
 
     /// `decide` with the pool's parts run one after another on the calling thread.
     public func decideOnThisThread(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
-        decide(hidden: hidden, logits: logits, inline: true, weightsInPlace: false)
+        decide(hidden: hidden, logits: logits, maxLogit: nil, inline: true, weightsInPlace: false)
     }
 
     /// The same decision, the sampler's weights written over the logits (their lines are in the
-    /// caches from the top-5 scan; the scratch buffer's would first be read from memory: 3 µs).
-    public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>, onThisThread: Bool) -> DecodingDecision {
-        decide(hidden: hidden, logits: UnsafeBufferPointer(logits), inline: onThisThread, weightsInPlace: true)
+    /// caches from the exponentials' pass; the scratch buffer's would first be read from memory:
+    /// 3 µs). With `maxLogit` (the LM head's kernel took it) the exponentials' pass also finds
+    /// the top five, instead of a pass of its own over logits that are cold by then; a wrong
+    /// value only costs that pass again (the decision is the same to the bit).
+    public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>,
+                       maxLogit: Float?, onThisThread: Bool) -> DecodingDecision {
+        decide(hidden: hidden, logits: UnsafeBufferPointer(logits), maxLogit: maxLogit, inline: onThisThread, weightsInPlace: true)
     }
 
-    private func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>, inline: Bool,
+    private func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>, maxLogit: Float?, inline: Bool,
                         weightsInPlace: Bool) -> DecodingDecision {
         guard let h = hidden.baseAddress, hidden.count == heads.hiddenSize else { return .neutral }
         let H = hidden.count, width = HeadMLP.width
@@ -77,16 +81,24 @@ public final class AutoDecoController: DecodingController {
             withUnsafeTemporaryAllocation(of: Top5.self, capacity: parts) { tops in
                 let secondParts = buffer.baseAddress!
                 let passes = LogitFeatures.Passes(logits: logits.baseAddress!, count: n, scratch: out, parts: parts, sums: secondParts + parts)
+                // The top five come from region 1's scan, or with the exponentials from a known maximum.
+                let scanFirst = maxLogit == nil
                 run(FirstLayersRegion(heads: rows, rows: firstRows, prefetchTopPFinish: useP, secondParts: secondParts,
-                                      tops: withFeatures ? tops.baseAddress! : nil, passes: passes))
+                                      tops: withFeatures && scanFirst ? tops.baseAddress! : nil, passes: passes))
                 var secondSum: Float = 0
                 for k in 0..<parts { secondSum += secondParts[k] }
                 let t = useT ? 2 * tHead.output(secondSum) : 1
                 guard withFeatures else { return (t, nil) }
-                let top = Top5.merged(tops)
-                run(ExponentialsRegion(heads: rows, passes: passes, maxLogit: top.v0, temperature: t, prefetchRows: tOnly))
+                let top: Top5, shift: Float
+                if let m = maxLogit {
+                    run(ExponentialsRegion(heads: rows, passes: passes, maxLogit: m, temperature: t, prefetchRows: tOnly, tops: tops.baseAddress!))
+                    top = Top5.merged(tops); shift = m
+                } else {
+                    top = Top5.merged(tops); shift = top.v0
+                    run(ExponentialsRegion(heads: rows, passes: passes, maxLogit: shift, temperature: t, prefetchRows: tOnly, tops: nil))
+                }
                 run(MomentsRegion(heads: rows, passes: passes, topPRows: tOnly))
-                return (t, passes.features(top: top, temperature: t))
+                return (t, passes.features(top: top, temperature: t, shift: shift))
             }
         }
         guard useP else { return DecodingDecision(temperature: t, topP: 1) }

@@ -53,17 +53,23 @@ struct FirstLayersRegion: ParallelWork {
 }
 
 /// Region 2: the exponentials, each thread asking meanwhile for its part of the top-p head's
-/// rows (`prefetchRows`), which memory delivers under their arithmetic.
+/// rows (`prefetchRows`), which memory delivers under their arithmetic; with `tops` (the largest
+/// logit came from the LM head, so region 1 did not scan for them), also each slice's top five.
 struct ExponentialsRegion: ParallelWork {
     let heads: DecisionRows
     let passes: LogitFeatures.Passes
     let maxLogit: Float, temperature: Float
     let prefetchRows: Bool
+    let tops: UnsafeMutablePointer<Top5>?
 
     func run(part k: Int) {
         let width = HeadMLP.width
         let ahead = prefetchRows ? heads.topPHead.inferenceBytes(rows: heads.part(k, of: width..<(2 * width)).p) : nil
-        passes.exponentials(part: k, maxLogit: maxLogit, temperature: temperature, prefetching: ahead)
+        if let tops {
+            (tops + k).initialize(to: passes.exponentialsAndTop5(part: k, maxLogit: maxLogit, temperature: temperature, prefetching: ahead))
+        } else {
+            passes.exponentials(part: k, maxLogit: maxLogit, temperature: temperature, prefetching: ahead)
+        }
     }
 }
 

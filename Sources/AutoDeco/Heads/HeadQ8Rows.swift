@@ -80,7 +80,7 @@ struct HeadQ8Rows: @unchecked Sendable {
                 let dx = scales.baseAddress!, sx = dx + blocks
                 ad_quantize_q16(x, Int32(cols), qx.baseAddress!, dx, sx)
                 if packed {
-                    ad_gemm_packed16(Self.format, weights, Int32(cols), r0, r1, qx.baseAddress!, dx, sx, 1, out, rows)
+                    ad_gemm_packed16(Self.format, weights, Int32(cols), r0, r1, qx.baseAddress!, dx, sx, 1, out, rows, nil)
                 } else {
                     ad_gemm_q16(Self.format, weights, blocks * Q8_0.blockBytes, Int32(cols), r0, r1, qx.baseAddress!, dx, sx, 1, out, rows)
                 }

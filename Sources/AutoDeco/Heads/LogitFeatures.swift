@@ -85,6 +85,18 @@ public struct LogitFeatures: Sendable, Equatable {
                                          into: out + r.lowerBound, prefetching: prefetching)
         }
 
+        /// `exponentials` and the part's five largest logits in one pass, for a caller that knows
+        /// the largest logit beforehand (the LM head's kernel took it): the top-5 scan, the first
+        /// read of logits the LM head's weights had evicted, was 4-5 µs per thread on its own.
+        public func exponentialsAndTop5(part k: Int, maxLogit m: Float, temperature t: Float,
+                                        prefetching: UnsafeRawBufferPointer? = nil) -> Top5 {
+            let r = slice(k)
+            let (sum, top) = VectorOps.storeExpAndTop5(logits + r.lowerBound, n: r.count, shift: m, scale: 1 / (t + 1e-8),
+                                                       into: out + r.lowerBound, prefetching: prefetching)
+            sums[k] = sum
+            return top
+        }
+
         /// Z = sum e_i, once every part's exponentials are done.
         public var partition: Float {
             var z: Float = 0
@@ -101,14 +113,16 @@ public struct LogitFeatures: Sendable, Equatable {
             sums[parts + k] = m.sumSquaredDeviation; sums[2 * parts + k] = m.sumQLogQ
         }
 
-        /// The statistics, once every part's moments are done.
-        public func features(top: Top5, temperature t: Float) -> LogitFeatures {
+        /// The statistics, once every part's moments are done; `shift`: the exponentials' (the
+        /// largest logit, top.v0, unless the caller's maximum differed from it: the statistics
+        /// do not depend on the shift, beyond float rounding, while its exponentials stay finite).
+        public func features(top: Top5, temperature t: Float, shift: Float? = nil) -> LogitFeatures {
             var sumSq: Float = 0, sumEnt: Float = 0
             for k in 0..<parts { sumSq += sums[parts + k]; sumEnt += sums[2 * parts + k] }
-            let z = partition, m = top.v0, invT = 1 / (t + 1e-8)
+            let z = partition, m = shift ?? top.v0, invT = 1 / (t + 1e-8)
             // Fewer than five logits leave -inf entries, whose exp is 0.
             let e = { (v: Float) in expf((v - m) * invT) }
-            var f = LogitFeatures(maxProb: 1 / z,  // e of the max is exp(0) = 1
+            var f = LogitFeatures(maxProb: e(top.v0) / z,  // e of the max is exp(0) = 1 for the usual shift
                                   entropy: -sumEnt, probVariance: sumSq / Float(count - 1),
                                   top5Sum: (e(top.v0) + e(top.v1) + e(top.v2) + e(top.v3) + e(top.v4)) / z)
             f.maxLogit = m

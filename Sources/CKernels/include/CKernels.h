@@ -63,9 +63,13 @@ void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, in
 
 /// y[t * ldy + r] = dot(W[r], X[t]) for rows r0 ..< r1 and tokens 0 ..< tokens over packed
 /// weights; X as in ad_gemm_q16. AVX-512 VNNI when the CPU has it (and the portable kernels are
-/// not forced), else a portable loop with the same arithmetic (bit-identical results).
+/// not forced), else a portable loop with the same arithmetic (bit-identical results). With
+/// `maxima` ([tokens], or NULL), maxima[t] becomes the largest of itself and token t's outputs:
+/// the VNNI path takes each 16-row group's while it is in L1 (the LM head's maxima, which the
+/// AutoDeco statistics need, would otherwise cost a pass over logits evicted by then).
 void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
-                      const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy);
+                      const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy,
+                      float *maxima);
 
 // MARK: - 8-bit activations with an outlier per block (packed8.c): `vpdpbusd`
 
@@ -93,9 +97,9 @@ void ad_pack8(int format, const void *w, long row_bytes, int rows, int cols, int
 
 /// y[t * ldy + r] = dot(W[r], X[t]) for rows r0 ..< r1 and tokens 0 ..< tokens over 8-bit packed
 /// weights: AVX-512 VNNI when the CPU has it (and the portable kernels are not forced), else a
-/// portable loop with the same arithmetic (bit-identical results).
+/// portable loop with the same arithmetic (bit-identical results). `maxima` as in ad_gemm_packed16.
 void ad_gemm_packed8(int format, const void *packed, int cols, int r0, int r1, const ad_q8x *x, int tokens,
-                     float *y, long ldy);
+                     float *y, long ldy, float *maxima);
 
 /// 1 when this CPU runs the AVX-512 VNNI kernels.
 int ad_kernels_have_vnni(void);
@@ -114,6 +118,13 @@ int ad_kernels_have_avx512f(void);
 /// (may be NULL) to be brought into the caches, for work that reads them next.
 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out,
                           const void *ahead, long ahead_bytes);
+
+/// ad_store_exp_avx512 that also merges the five largest x into top[5] (descending; start it at
+/// -inf), reading x once: where the exponentials' shift (the largest logit) is known beforehand,
+/// from the LM head's kernel, this replaces a separate pass over the logits. The x are asked for
+/// 4 KB ahead (they come from memory after the LM head).
+float ad_store_exp_top5_avx512(const float *x, int n, float shift, float scale, float *out,
+                               const void *ahead, long ahead_bytes, float *top);
 
 /// With q = e[i] * inv_z: *sum_sq_dev = sum (q - mean)^2, *sum_q_log_q = sum q ln(q + eps).
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,

@@ -53,8 +53,11 @@ public protocol DecodingController: AnyObject {
     /// the weights in place of the logits rather than in a buffer of its own, whose lines every
     /// forward pass evicts, so that writing them first reads them from memory (the AutoDeco
     /// controller does: docs/performance.md, "AutoDeco overhead"). A decision without weights
-    /// leaves the logits as they were. The default decides without writing.
-    func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>, onThisThread: Bool) -> DecodingDecision
+    /// leaves the logits as they were. `maxLogit`: the largest of the logits, when the forward
+    /// pass took it (saves the AutoDeco controller a pass over them). The default decides
+    /// without writing.
+    func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>,
+                maxLogit: Float?, onThisThread: Bool) -> DecodingDecision
 }
 
 extension DecodingController {
@@ -63,8 +66,14 @@ extension DecodingController {
         decide(hidden: hidden, logits: logits)
     }
 
-    public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>, onThisThread: Bool) -> DecodingDecision {
+    public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>,
+                       maxLogit: Float?, onThisThread: Bool) -> DecodingDecision {
         onThisThread ? decideOnThisThread(hidden: hidden, logits: UnsafeBufferPointer(logits)) : decide(hidden: hidden, logits: UnsafeBufferPointer(logits))
+    }
+
+    /// The consuming decision without a known maximum.
+    public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>, onThisThread: Bool) -> DecodingDecision {
+        decide(hidden: hidden, consuming: logits, maxLogit: nil, onThisThread: onThisThread)
     }
 }
 

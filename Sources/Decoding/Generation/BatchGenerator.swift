@@ -190,6 +190,7 @@ public final class BatchGenerator: @unchecked Sendable {
                 sampling.append(i)
             }
             let roomLeft = sampling.map { i in contexts[active[i].slot].cache.length < contexts[active[i].slot].cache.capacity }
+            let maxima = active.indices.map { pass.lastMaxLogit(of: $0) }  // the LM head's, per sequence
             var taken = [(token: GeneratedToken, finished: StopReason?)?](repeating: nil, count: sampling.count)
             let pool = lm.pool, parallel = sampling.count > 1 && pool.threadCount > 1
             // Sequences are changed in place (a `var` copy would share its token list with
@@ -203,6 +204,7 @@ public final class BatchGenerator: @unchecked Sendable {
                             let i = sampling[j], (h, l) = rows(i)
                             out[j] = sequences[i].decoder.next(hidden: UnsafeBufferPointer(rebasing: h[(h.count - H)...]),
                                                                logits: UnsafeMutableBufferPointer(rebasing: l[0..<V]),
+                                                               maxLogit: maxima[i],
                                                                roomLeft: roomLeft[j], onThisThread: parallel)
                         }
                         if parallel { pool.runDealing(sampling.count) { _, j in take(j) } } else { sampling.indices.forEach(take) }

@@ -63,6 +63,7 @@ public final class Generator: @unchecked Sendable {
         cache.truncate(to: common)
         cachedTokens.removeSubrange(common...)
         var logits = [Float]()
+        var maxLogit: Float?  // the LM head's
         var hidden = [Float]()  // [H] of the last position
         let H = lm.config.hidden
         var i = common
@@ -70,7 +71,7 @@ public final class Generator: @unchecked Sendable {
             let chunk = Array(prompt[i..<min(prompt.count, i + Self.prefillChunk)])
             let last = i + chunk.count == prompt.count
             let out = try lm.forward(chunk, context: context, logits: last ? .last : .none)
-            if last { logits = out.logits; hidden = Array(out.hidden[((chunk.count - 1) * H)...]) }
+            if last { logits = out.logits; maxLogit = out.logitMaxima.last; hidden = Array(out.hidden[((chunk.count - 1) * H)...]) }
             cachedTokens += chunk
             i += chunk.count
         }
@@ -83,13 +84,15 @@ public final class Generator: @unchecked Sendable {
         while decoder.generated < p.maxTokens {
             if cancelled.isSet { reason = .cancelled; break }
             let (token, finished) = hidden.withUnsafeBufferPointer { h in
-                logits.withUnsafeMutableBufferPointer { decoder.next(hidden: h, logits: $0, roomLeft: cache.length < cache.capacity) }
+                logits.withUnsafeMutableBufferPointer {
+                    decoder.next(hidden: h, logits: $0, maxLogit: maxLogit, roomLeft: cache.length < cache.capacity)
+                }
             }
             if decoder.generated == 1 { firstTokenTime = Date().timeIntervalSince(decodeStart) }
             onToken(token)
             if let finished { reason = finished; break }
             let out = try lm.forward([token.id], context: context, logits: .last)
-            logits = out.logits; hidden = out.hidden
+            logits = out.logits; maxLogit = out.logitMaxima.last; hidden = out.hidden
             cachedTokens.append(token.id)
         }
         let generated = decoder.generated

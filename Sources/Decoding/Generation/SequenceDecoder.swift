@@ -41,13 +41,14 @@ struct SequenceDecoder {
     /// ends with it, why.
     /// Presence and frequency penalties apply to the logits both the controller and the sampler see.
     /// `onThisThread`: the controller starts no parallel work (this call is one of several that
-    /// run in parallel). The logits may be overwritten (with the sampler's weights).
-    mutating func next(hidden: UnsafeBufferPointer<Float>, logits raw: UnsafeMutableBufferPointer<Float>,
+    /// run in parallel). The logits may be overwritten (with the sampler's weights). `maxLogit`:
+    /// the largest raw logit, when the forward pass took it.
+    mutating func next(hidden: UnsafeBufferPointer<Float>, logits raw: UnsafeMutableBufferPointer<Float>, maxLogit: Float? = nil,
                        roomLeft: Bool, onThisThread: Bool = false) -> (token: GeneratedToken, finished: StopReason?) {
         let p = parameters
         let logits = penalty.apply(UnsafeBufferPointer(raw))
         let decision = logitsEndWithController
-            ? controller.decide(hidden: hidden, consuming: raw, onThisThread: onThisThread)
+            ? controller.decide(hidden: hidden, consuming: raw, maxLogit: maxLogit, onThisThread: onThisThread)
             : onThisThread ? controller.decideOnThisThread(hidden: hidden, logits: logits) : controller.decide(hidden: hidden, logits: logits)
         let d = decision.combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
         var s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
