@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Decoding
 import Kernels
+import Models
 
 @Suite struct PenaltyAndLogprobTests {
     @Test func penaltiesFollowTheOpenAIFormula() {
@@ -18,6 +19,34 @@ import Kernels
         let off = RepetitionPenalty(presence: 0, frequency: 0)
         off.record(2)
         logits.withUnsafeBufferPointer { #expect(off.apply($0).baseAddress == $0.baseAddress) }
+    }
+
+    /// Penalties change only what the sampler draws from: a controller sees the model's raw
+    /// logits (the AutoDeco statistics are theirs, AUTODECO.md §3). The first token is drawn
+    /// before any penalty applies, so the second step's raw logits are the same with and without
+    /// a presence penalty; the sampler's are not.
+    @Test func controllersSeeTheRawLogits() throws {
+        final class Recorder: DecodingController {
+            var seen = [[Float]]()
+            func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
+                seen.append(Array(logits)); return .neutral
+            }
+        }
+        let lm = try SharedModel.get()
+        let prompt = lm.tokenizer.encode("The river", addSpecial: true, parseSpecial: true)
+        func run(presence: Float) throws -> (seen: [[Float]], ids: [Int32]) {
+            let recorder = Recorder()
+            var ids = [Int32]()
+            let p = GenerateParameters(maxTokens: 3, sampling: SamplingParameters(temperature: 0), stopOnEndOfGeneration: false,
+                                       presencePenalty: presence)
+            _ = try Generator(model: lm, contextSize: 64, controller: recorder).run(prompt: prompt, parameters: p) { ids.append($0.id) }
+            return (recorder.seen, ids)
+        }
+        let plain = try run(presence: 0), penalized = try run(presence: 2)
+        #expect(plain.ids[0] == penalized.ids[0])
+        #expect(plain.seen.count == 3 && penalized.seen.count == 3)
+        let same = plain.seen[1] == penalized.seen[1]  // (not inside #expect: it would print both vocabularies)
+        #expect(same, "the controller saw penalized logits")
     }
 
     @Test func topLogprobsEqualAFullSort() {

@@ -39,7 +39,8 @@ struct SequenceDecoder {
     /// `roomLeft`: whether the KV cache can take this token for a further step. Returns the
     /// token (its text includes anything held back when it is the last) and, when the sequence
     /// ends with it, why.
-    /// Presence and frequency penalties apply to the logits both the controller and the sampler see.
+    /// Presence and frequency penalties apply to the logits the sampler draws from; the controller
+    /// sees the raw LM-head logits (the AutoDeco statistics are always theirs: AUTODECO.md, §3).
     /// `onThisThread`: the controller starts no parallel work (this call is one of several that
     /// run in parallel). The logits may be overwritten (with the sampler's weights). `maxLogit`:
     /// the largest raw logit, when the forward pass took it.
@@ -47,9 +48,12 @@ struct SequenceDecoder {
                        roomLeft: Bool, onThisThread: Bool = false) -> (token: GeneratedToken, finished: StopReason?) {
         let p = parameters
         let logits = penalty.apply(UnsafeBufferPointer(raw))
-        let decision = logitsEndWithController
+        let unpenalized = UnsafeBufferPointer(raw)
+        var decision = logitsEndWithController
             ? controller.decide(hidden: hidden, consuming: raw, maxLogit: maxLogit, onThisThread: onThisThread)
-            : onThisThread ? controller.decideOnThisThread(hidden: hidden, logits: logits) : controller.decide(hidden: hidden, logits: logits)
+            : onThisThread ? controller.decideOnThisThread(hidden: hidden, logits: unpenalized) : controller.decide(hidden: hidden, logits: unpenalized)
+        // The controller's weights are the raw logits'; the sampler draws from the penalized ones.
+        if penalty.isActive { decision.weights = nil }
         let d = decision.combined(userTemperature: p.sampling.temperature, userTopP: p.sampling.topP)
         var s = sampler.sample(logits: logits, temperature: d.temperature, topP: d.topP, weights: d.weights)
         let (alternatives, logZ) = TopLogprobs.select(logits, k: p.topLogprobs)
