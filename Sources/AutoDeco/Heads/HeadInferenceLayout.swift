@@ -18,7 +18,7 @@ final class HeadInferenceLayout: @unchecked Sendable {
 
     init(first: Linear, second: Linear, format: HeadWeightFormat) {
         let plan = HeadInference.Plan(first: first, format: format)
-        // Huge pages from 128 KiB: SmolLM2's 8-bit rows (166 KB) read from 41 small pages every
+        // Huge pages from 128 KiB: SmolLM2's 8-bit rows (157 KB) read from ~40 small pages every
         // token meant as many page walks.
         arena = HugePageArena(byteCount: plan.byteCount, hugeFrom: 128 << 10)
         inference = HeadInference(first: first, second: second, plan: plan, arena: arena)
