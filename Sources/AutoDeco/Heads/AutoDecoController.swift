@@ -48,8 +48,9 @@ public final class AutoDecoController: DecodingController {
     /// The same decision, the sampler's weights written over the logits (their lines are in the
     /// caches from the exponentials' pass; the scratch buffer's would first be read from memory:
     /// 3 µs). With `maxLogit` (the LM head's kernel took it) the exponentials' pass also finds
-    /// the top five, instead of a pass of its own over logits that are cold by then; a wrong
-    /// value only costs that pass again (the decision is the same to the bit).
+    /// the top five, instead of a pass of its own over logits that are cold by then: the same
+    /// decision to the bit. Another value near the maximum shifts the weights, and the decision
+    /// only by float rounding (while the exponentials stay finite).
     public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>,
                        maxLogit: Float?, onThisThread: Bool) -> DecodingDecision {
         decide(hidden: hidden, logits: UnsafeBufferPointer(logits), maxLogit: maxLogit, inline: onThisThread, weightsInPlace: true)
