@@ -155,11 +155,15 @@ AVX512 float ad_store_exp_top5_avx512(const float *x, int n, float shift, float 
 }
 
 AVX512 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
-                                          float *sum_sq_dev, float *sum_q_log_q) {
+                                          float *sum_sq_dev, float *sum_q_log_q, const void *ahead, long ahead_bytes) {
     const __m512 iz = _mm512_set1_ps(inv_z), mu = _mm512_set1_ps(mean), ep = _mm512_set1_ps(eps);
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, h0 = s0, h1 = s0;
     int i = 0;
+    // As in ad_store_exp_avx512: `ahead` asked for evenly over the iterations, under the logs.
+    const char *next = (const char *)ahead, *end = next + (ahead ? ahead_bytes : 0);
+    const long per = n >= 32 ? (ahead_bytes / 64 + n / 32 - 1) / (n / 32) : 0;
     for (; i + 32 <= n; i += 32) {
+        for (long j = 0; j < per && next < end; j++, next += 64) __builtin_prefetch(next, 0, 3);
         const __m512 q0 = _mm512_mul_ps(_mm512_loadu_ps(e + i), iz), q1 = _mm512_mul_ps(_mm512_loadu_ps(e + i + 16), iz);
         const __m512 d0 = _mm512_sub_ps(q0, mu), d1 = _mm512_sub_ps(q1, mu);
         s0 = _mm512_fmadd_ps(d0, d0, s0);
@@ -212,8 +216,8 @@ float ad_store_exp_top5_avx512(const float *x, int n, float shift, float scale, 
     __builtin_trap();
 }
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
-                                   float *sum_sq_dev, float *sum_q_log_q) {
-    (void)e; (void)n; (void)inv_z; (void)mean; (void)eps; (void)sum_sq_dev; (void)sum_q_log_q;
+                                   float *sum_sq_dev, float *sum_q_log_q, const void *ahead, long ahead_bytes) {
+    (void)e; (void)n; (void)inv_z; (void)mean; (void)eps; (void)sum_sq_dev; (void)sum_q_log_q; (void)ahead; (void)ahead_bytes;
     __builtin_trap();
 }
 #endif

@@ -146,12 +146,13 @@ extension VectorOps {
 
     /// For q = e * invZ (e: n weights): sum (q - mean)^2 and sum q ln(q + eps), the variance and
     /// entropy sums of the AutoDeco top-p features, in one SIMD pass (AVX-512 in C when
-    /// `passesUseAVX512`).
-    public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float,
-                                          eps: Float) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
+    /// `passesUseAVX512`). `prefetching`: memory to ask for meanwhile, as in `storeExp` (the
+    /// pass is bound by its logarithms, not by memory); the Swift path ignores it.
+    public static func probabilityMoments(_ e: UnsafePointer<Float>, n: Int, invZ: Float, mean: Float, eps: Float,
+                                          prefetching ahead: UnsafeRawBufferPointer? = nil) -> (sumSquaredDeviation: Float, sumQLogQ: Float) {
         if passesUseAVX512 {
             var c: (Float, Float) = (0, 0)
-            ad_probability_moments_avx512(e, Int32(n), invZ, mean, eps, &c.0, &c.1)
+            ad_probability_moments_avx512(e, Int32(n), invZ, mean, eps, &c.0, &c.1, ahead?.baseAddress, ahead?.count ?? 0)
             return c
         }
         return probabilityMomentsPortable(e, n: n, invZ: invZ, mean: mean, eps: eps)

@@ -92,11 +92,11 @@ public final class AutoDecoController: DecodingController {
                 guard withFeatures else { return (t, nil) }
                 let top: Top5, shift: Float
                 if let m = maxLogit {
-                    run(ExponentialsRegion(heads: rows, passes: passes, maxLogit: m, temperature: t, prefetchRows: tOnly, tops: tops.baseAddress!))
+                    run(ExponentialsRegion(passes: passes, maxLogit: m, temperature: t, tops: tops.baseAddress!))
                     top = Top5.merged(tops); shift = m
                 } else {
                     top = Top5.merged(tops); shift = top.v0
-                    run(ExponentialsRegion(heads: rows, passes: passes, maxLogit: shift, temperature: t, prefetchRows: tOnly, tops: nil))
+                    run(ExponentialsRegion(passes: passes, maxLogit: shift, temperature: t, tops: nil))
                 }
                 run(MomentsRegion(heads: rows, passes: passes, topPRows: tOnly))
                 return (t, passes.features(top: top, temperature: t, shift: shift))

@@ -107,9 +107,11 @@ public struct LogitFeatures: Sendable, Equatable {
         /// The variance around the mean 1/V (as torch's two-pass var; sum q^2 - 1/V would cancel
         /// on flat distributions) and sum q ln(q + 1e-8) over part k, once every part's
         /// exponentials are done. Both loops live in Kernels, where the SIMD exp and log inline.
-        public func moments(part k: Int) {
+        /// `prefetching`: memory to bring into the caches meanwhile.
+        public func moments(part k: Int, prefetching: UnsafeRawBufferPointer? = nil) {
             let r = slice(k)
-            let m = VectorOps.probabilityMoments(out + r.lowerBound, n: r.count, invZ: 1 / partition, mean: 1 / Float(count), eps: 1e-8)
+            let m = VectorOps.probabilityMoments(out + r.lowerBound, n: r.count, invZ: 1 / partition, mean: 1 / Float(count), eps: 1e-8,
+                                                 prefetching: prefetching)
             sums[parts + k] = m.sumSquaredDeviation; sums[2 * parts + k] = m.sumQLogQ
         }
 

@@ -126,9 +126,11 @@ float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float
 float ad_store_exp_top5_avx512(const float *x, int n, float shift, float scale, float *out,
                                const void *ahead, long ahead_bytes, float *top);
 
-/// With q = e[i] * inv_z: *sum_sq_dev = sum (q - mean)^2, *sum_q_log_q = sum q ln(q + eps).
+/// With q = e[i] * inv_z: *sum_sq_dev = sum (q - mean)^2, *sum_q_log_q = sum q ln(q + eps);
+/// meanwhile asks for the `ahead_bytes` bytes at `ahead` (NULL for none), a little every
+/// iteration: the pass is bound by its logarithms, so memory delivers them for free.
 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,
-                                   float *sum_sq_dev, float *sum_q_log_q);
+                                   float *sum_sq_dev, float *sum_q_log_q, const void *ahead, long ahead_bytes);
 
 
 /// gate[i] = silu(gate[i]) * up[i] for i < n (SwiGLU).
