@@ -24,6 +24,10 @@ public final class AutoDecoController: DecodingController {
     /// What the heads' inference reads, held here: a decision follows these plain pointers
     /// rather than copying `heads` (a retain of every array in it, each a cold line).
     private let temperatureHead: HeadInference, topPHead: HeadInference
+    /// The barrier between regions 1 and 2 when they run as one (`RowsThenExponentialsRegion`):
+    /// a counter that only grows, on a line of its own, and how many arrivals it has seen.
+    private let barrier = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+    private var barrierArrivals = 0
 
     public init(heads: AutoDecoHeads, useTemperatureHead: Bool = true, useTopPHead: Bool = true, pool: ThreadPool? = nil) {
         self.heads = heads
@@ -32,9 +36,10 @@ public final class AutoDecoController: DecodingController {
         self.useTopPHead = useTopPHead && heads.topPHeadEnabled
         temperatureHead = heads.temperatureHead.inference
         topPHead = heads.topPHead.inference
+        barrier.initialize(repeating: 0, count: 16)
     }
 
-    deinit { scratch.deallocate(); pre.deallocate() }
+    deinit { scratch.deallocate(); pre.deallocate(); barrier.deallocate() }
 
     public func decide(hidden: UnsafeBufferPointer<Float>, logits: UnsafeBufferPointer<Float>) -> DecodingDecision {
         decide(hidden: hidden, logits: logits, maxLogit: nil, inline: false, weightsInPlace: false)
@@ -84,8 +89,22 @@ public final class AutoDecoController: DecodingController {
                 let passes = LogitFeatures.Passes(logits: logits.baseAddress!, count: n, scratch: out, parts: parts, sums: secondParts + parts)
                 // The top five come from region 1's scan, or with the exponentials from a known maximum.
                 let scanFirst = maxLogit == nil
-                run(FirstLayersRegion(heads: rows, rows: firstRows, prefetchTopPFinish: useP, secondParts: secondParts,
-                                      tops: withFeatures && scanFirst ? tops.baseAddress! : nil, passes: passes))
+                let first = FirstLayersRegion(heads: rows, rows: firstRows, prefetchTopPFinish: useP, secondParts: secondParts,
+                                              tops: withFeatures && scanFirst ? tops.baseAddress! : nil, passes: passes)
+                // Regions 1 and 2 as one, with a barrier between them, where their parts run on
+                // threads of their own (inline, part 0 would wait for part 1 forever).
+                if let m = maxLogit, let pool, !inline, parts > 1, tOnly {
+                    barrierArrivals += parts
+                    var t: Float = 0
+                    withUnsafeMutablePointer(to: &t) { tp in
+                        pool.run(RowsThenExponentialsRegion(first: first, temperatureHead: tHead, maxLogit: m, tops: tops.baseAddress!,
+                                                            barrier: barrier, arrivals: barrierArrivals, temperature: tp))
+                    }
+                    let top = Top5.merged(tops)
+                    run(MomentsRegion(heads: rows, passes: passes, topPRows: tOnly))
+                    return (t, passes.features(top: top, temperature: t, shift: m))
+                }
+                run(first)
                 var secondSum: Float = 0
                 for k in 0..<parts { secondSum += secondParts[k] }
                 let t = useT ? 2 * tHead.output(secondSum) : 1

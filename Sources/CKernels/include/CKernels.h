@@ -28,6 +28,11 @@ static inline void ad_prefetch(const void *p, long bytes) {
     for (long o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
 }
 
+/// One arrival at a barrier whose counter only grows: adds one to *counter, then waits until it
+/// reaches `target` (the arrivals of every part so far, all uses included). Spins, yielding the
+/// core now and then (a pool may have more threads than free cores).
+void ad_barrier_arrive_and_wait(long *counter, long target);
+
 /// Asks for rows r0..<r1 of a row-major array (`row_bytes` apart).
 static inline void ad_prefetch_rows(const void *w, long row_bytes, int r0, int r1) {
     if (r1 > r0) ad_prefetch((const char *)w + (long)r0 * row_bytes, (long)(r1 - r0) * row_bytes);
