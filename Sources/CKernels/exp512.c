@@ -8,17 +8,6 @@
 // vscalefps, vgetexpps and vgetmantps replace the exponent-bit arithmetic, and masks replace
 // both the underflow test and the scalar tail loops.
 #include "CKernels.h"
-#include <sched.h>
-
-void ad_barrier_arrive_and_wait(long *counter, long target) {
-    __atomic_fetch_add(counter, 1, __ATOMIC_ACQ_REL);
-    for (long spins = 0; __atomic_load_n(counter, __ATOMIC_ACQUIRE) < target; spins++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-        if ((spins & 16383) == 16383) sched_yield();
-    }
-}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
