@@ -175,6 +175,17 @@ struct SharedWeightsTests {
                 #expect(abs(d.topP - kept.topP) < 1e-5 && d.weights?.maxLogit == hint, "hint \(hint): P \(d.topP) vs \(kept.topP)")
             }
         }
+        // Three threads on two cores: the first two regions meet at a barrier that yields the core,
+        // and the decision is still the same as the regions one after another.
+        let three = AutoDecoController(heads: AutoDecoHeads(hiddenSize: H, seed: 3), pool: ThreadPool.shared(threads: 3))
+        let alone = h.withUnsafeBufferPointer { hb in l.withUnsafeBufferPointer { three.decide(hidden: hb, logits: $0) } }
+        for _ in 0..<20 {
+            var buffer = l
+            let d = h.withUnsafeBufferPointer { hb in
+                buffer.withUnsafeMutableBufferPointer { three.decide(hidden: hb, consuming: $0, maxLogit: m, onThisThread: false) }
+            }
+            #expect(d.temperature == alone.temperature && d.topP == alone.topP)
+        }
     }
 
     @Test func featuresSplitOverThreadsEqualOneThread() {
