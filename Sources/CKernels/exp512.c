@@ -76,34 +76,6 @@ AVX512 static inline __m512 log16(__m512 x) {
 
 static inline __mmask16 first_lanes(int count) { return (__mmask16)((1u << count) - 1); }
 
-AVX512 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out,
-                                 const void *ahead, long ahead_bytes) {
-    const __m512 s = _mm512_set1_ps(shift), k = _mm512_set1_ps(scale);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    int i = 0;
-    // The lines of `ahead` are asked for evenly over the iterations, so that memory delivers
-    // them while the polynomials keep the core busy.
-    const char *next = (const char *)ahead, *end = next + (ahead ? ahead_bytes : 0);
-    const long per = n >= 32 ? (ahead_bytes / 64 + n / 32 - 1) / (n / 32) : 0;
-    // Two independent vectors per iteration: the polynomial is a chain of dependent steps.
-    for (; i + 32 <= n; i += 32) {
-        for (long j = 0; j < per && next < end; j++, next += 64) __builtin_prefetch(next, 0, 3);
-        const __m512 e0 = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), s), k), 0xFFFF);
-        const __m512 e1 = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), s), k), 0xFFFF);
-        _mm512_storeu_ps(out + i, e0);
-        _mm512_storeu_ps(out + i + 16, e1);
-        a0 = _mm512_add_ps(a0, e0);
-        a1 = _mm512_add_ps(a1, e1);
-    }
-    for (; i < n; i += 16) {
-        const __mmask16 lanes = first_lanes(n - i < 16 ? n - i : 16);
-        const __m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + i), s), k), lanes);
-        _mm512_mask_storeu_ps(out + i, lanes, e);
-        a0 = _mm512_add_ps(a0, e);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
-
 /// Inserts v into top[0..<5] (descending) if it is among the five largest, as Swift's Top5.
 static inline void top5_insert(float *top, float v) {
     if (!(v > top[4])) return;
@@ -112,28 +84,30 @@ static inline void top5_insert(float *top, float v) {
     top[i] = v;
 }
 
-/// The lanes of x0 (bits 0-15) and x1 (16-31) above t.
-AVX512 static inline uint32_t lanes_above(__m512 x0, __m512 x1, __m512 t) {
-    return (uint32_t)_mm512_cmp_ps_mask(x0, t, _CMP_GT_OQ) | ((uint32_t)_mm512_cmp_ps_mask(x1, t, _CMP_GT_OQ) << 16);
-}
-
-AVX512 float ad_store_exp_top5_avx512(const float *x, int n, float shift, float scale, float *out,
-                                      const void *ahead, long ahead_bytes, float *top) {
+/// The exponentials' pass, compiled twice (`top` a constant NULL or not, after inlining): with
+/// `top` it also merges the five largest x into it and asks for x 4 KB ahead (x then comes from
+/// memory: the LM head's weights evicted the logits).
+AVX512 static inline __attribute__((always_inline)) float store_exp(const float *x, int n, float shift, float scale, float *out,
+                                                                    const void *ahead, long ahead_bytes, float *top) {
     const __m512 s = _mm512_set1_ps(shift), k = _mm512_set1_ps(scale);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), t = _mm512_set1_ps(top[4]);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), t = _mm512_set1_ps(top ? top[4] : 0.f);
     int i = 0;
+    // The lines of `ahead` are asked for evenly over the iterations, so that memory delivers
+    // them while the polynomials keep the core busy.
     const char *next = (const char *)ahead, *end = next + (ahead ? ahead_bytes : 0);
     const long per = n >= 32 ? (ahead_bytes / 64 + n / 32 - 1) / (n / 32) : 0;
+    // Two independent vectors per iteration: the polynomial is a chain of dependent steps.
     for (; i + 32 <= n; i += 32) {
         for (long j = 0; j < per && next < end; j++, next += 64) __builtin_prefetch(next, 0, 3);
-        // The logits come from memory here (the LM head's weights evicted them): 4 KB ahead.
-        __builtin_prefetch(x + i + 1024, 0, 3);
-        __builtin_prefetch(x + i + 1040, 0, 3);
         const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-        uint32_t above = lanes_above(x0, x1, t);
-        if (above) {  // rare after the first few hundred values
-            while (above) { top5_insert(top, x[i + __builtin_ctz(above)]); above &= above - 1; }
-            t = _mm512_set1_ps(top[4]);
+        if (top) {
+            __builtin_prefetch(x + i + 1024, 0, 3);
+            __builtin_prefetch(x + i + 1040, 0, 3);
+            uint32_t above = (uint32_t)_mm512_cmp_ps_mask(x0, t, _CMP_GT_OQ) | ((uint32_t)_mm512_cmp_ps_mask(x1, t, _CMP_GT_OQ) << 16);
+            if (above) {  // rare after the first few hundred values
+                while (above) { top5_insert(top, x[i + __builtin_ctz(above)]); above &= above - 1; }
+                t = _mm512_set1_ps(top[4]);
+            }
         }
         const __m512 e0 = exp16(_mm512_mul_ps(_mm512_sub_ps(x0, s), k), 0xFFFF);
         const __m512 e1 = exp16(_mm512_mul_ps(_mm512_sub_ps(x1, s), k), 0xFFFF);
@@ -146,12 +120,22 @@ AVX512 float ad_store_exp_top5_avx512(const float *x, int n, float shift, float 
         const int count = n - i < 16 ? n - i : 16;
         const __mmask16 lanes = first_lanes(count);
         const __m512 v = _mm512_maskz_loadu_ps(lanes, x + i);
-        for (int j = 0; j < count; j++) top5_insert(top, x[i + j]);
+        if (top) for (int j = 0; j < count; j++) top5_insert(top, x[i + j]);
         const __m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(v, s), k), lanes);
         _mm512_mask_storeu_ps(out + i, lanes, e);
         a0 = _mm512_add_ps(a0, e);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float *out,
+                                 const void *ahead, long ahead_bytes) {
+    return store_exp(x, n, shift, scale, out, ahead, ahead_bytes, NULL);
+}
+
+AVX512 float ad_store_exp_top5_avx512(const float *x, int n, float shift, float scale, float *out,
+                                      const void *ahead, long ahead_bytes, float *top) {
+    return store_exp(x, n, shift, scale, out, ahead, ahead_bytes, top);
 }
 
 AVX512 void ad_probability_moments_avx512(const float *e, int n, float inv_z, float mean, float eps,

@@ -209,5 +209,5 @@ void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
     }
 #endif
     gemm_packed16_portable(format, (const uint8_t *)packed, cols, r0, r1, qx, dx, sx, tokens, y, ldy);
-    if (maxima) rows_maxima(y, ldy, r0, r1, tokens, maxima);
+    if (maxima) ad_rows_maxima(y, ldy, r0, r1, tokens, maxima);
 }

@@ -328,5 +328,5 @@ void ad_gemm_packed8(int format, const void *packed, int cols, int r0, int r1, c
     }
 #endif
     gemm_packed8_portable(format, (const uint8_t *)packed, cols, r0, r1, x, tokens, y, ldy);
-    if (maxima) rows_maxima(y, ldy, r0, r1, tokens, maxima);
+    if (maxima) ad_rows_maxima(y, ldy, r0, r1, tokens, maxima);
 }

@@ -164,6 +164,15 @@ int ad_kernels_use_avx2(void) { return 0; }
 
 // MARK: - entry points
 
+void ad_rows_maxima(const float *y, long ldy, int r0, int r1, int tokens, float *maxima) {
+    for (int t = 0; t < tokens; t++) {
+        float m = maxima[t];
+        for (int r = r0; r < r1; r++)
+            if (y[(long)t * ldy + r] > m) m = y[(long)t * ldy + r];  // NaN never wins
+        maxima[t] = m;
+    }
+}
+
 void ad_quantize_q16(const float *x, int n, int16_t *qx, float *dx, float *sx) {
 #if defined(__x86_64__) || defined(__i386__)
     if (ad_kernels_use_avx2()) { quantize_avx2(x, n, qx, dx, sx); return; }

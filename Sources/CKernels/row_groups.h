@@ -46,17 +46,6 @@ VNNI static ALWAYS_INLINE void tile_maxima(float *maxima, const __m512 *out, int
 /// tokens t0 ..< t0 + nt; `prefetch_next` asks it to fetch the next group's weights.
 typedef void (*row_group_tile)(const void *job, int g, int t0, int nt, int prefetch_next, uint16_t mask);
 
-/// maxima[t] = max(maxima[t], y[t * ldy + r0 ..< r1]) for every token: the same, after a
-/// product that did not track them.
-static inline void rows_maxima(const float *y, long ldy, int r0, int r1, int tokens, float *maxima) {
-    for (int t = 0; t < tokens; t++) {
-        float m = maxima[t];
-        for (int r = r0; r < r1; r++)
-            if (y[(long)t * ldy + r] > m) m = y[(long)t * ldy + r];
-        maxima[t] = m;
-    }
-}
-
 /// Calls `tile` for every tile of rows r0 ..< r1 and tokens 0 ..< tokens.
 static inline void for_each_row_group_tile(int r0, int r1, int tokens, const void *job, row_group_tile tile) {
     const int g1 = (r1 + 15) / 16;

@@ -99,11 +99,7 @@ extension MatMul {
     /// never wins (as in the top-5 scan).
     public static func updateMaxima(_ maxima: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, ldy: Int,
                                     rows range: Range<Int>, tokens: Int) {
-        for t in 0..<tokens {
-            var m = maxima[t]
-            for r in range where y[t * ldy + r] > m { m = y[t * ldy + r] }
-            maxima[t] = m
-        }
+        ad_rows_maxima(y, ldy, Int32(range.lowerBound), Int32(range.upperBound), Int32(tokens), maxima)
     }
 
     /// Whether packed matrices run the AVX-512 VNNI kernel here (else the portable loop).

@@ -18,10 +18,11 @@ struct ProductRegion: ParallelWork {
 
     func product(_ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, rows: Range<Int>, thread: Int) {
         let mine = maxima.map { $0 + thread * tokens }
-        if let quantized {
+        if let quantized {  // takes the maxima itself
             MatMul.matmul(w, quantized, tokens: tokens, out, ldy: w.rows, rows: rows, maxima: mine)
             return
-        } else if tokens == 1 {
+        }
+        if tokens == 1 {
             MatMul.matvec(w, input, blockSums, out, rows: rows)
         } else {
             MatMul.matmul(w, input, tokens: tokens, out, ldy: w.rows, rows: rows, panel: panels[thread])

@@ -97,7 +97,7 @@ public final class AutoDecoController: DecodingController {
                     barrierArrivals += parts
                     var t: Float = 0
                     withUnsafeMutablePointer(to: &t) { tp in
-                        pool.run(RowsThenExponentialsRegion(first: first, temperatureHead: tHead, maxLogit: m, tops: tops.baseAddress!,
+                        pool.run(RowsThenExponentialsRegion(first: first, maxLogit: m, tops: tops.baseAddress!,
                                                             barrier: barrier, arrivals: barrierArrivals, temperature: tp))
                     }
                     let top = Top5.merged(tops)
@@ -105,9 +105,7 @@ public final class AutoDecoController: DecodingController {
                     return (t, passes.features(top: top, temperature: t, shift: m))
                 }
                 run(first)
-                var secondSum: Float = 0
-                for k in 0..<parts { secondSum += secondParts[k] }
-                let t = useT ? 2 * tHead.output(secondSum) : 1
+                let t = useT ? rows.temperature(secondParts: secondParts) : 1
                 guard withFeatures else { return (t, nil) }
                 let top: Top5, shift: Float
                 if let m = maxLogit {

@@ -29,6 +29,14 @@ struct DecisionRows {
         if !pRows.isEmpty { topPHead.preactivations(hidden, count: hiddenSize, into: pre + HeadMLP.width, rows: pRows) }
         return temperatureHead.secondLayerPart(pre, rows: tRows)
     }
+
+    /// T = 2 sigmoid(b2 + the parts' second-layer sums, added in the parts' order): the caller
+    /// and every thread of a joined region compute it so, and get the same T to the bit.
+    func temperature(secondParts: UnsafePointer<Float>) -> Float {
+        var sum: Float = 0
+        for k in 0..<parts { sum += secondParts[k] }
+        return 2 * temperatureHead.output(sum)
+    }
 }
 
 /// Region 1: the first layers' `rows` (the temperature head's alone when the features follow),
@@ -94,7 +102,6 @@ struct MomentsRegion: ParallelWork {
 /// joined to them by a second barrier gained nothing more: 17.0 against 17.2).
 struct RowsThenExponentialsRegion: ParallelWork {
     let first: FirstLayersRegion
-    let temperatureHead: HeadInference
     let maxLogit: Float
     let tops: UnsafeMutablePointer<Top5>
     let barrier: UnsafeMutablePointer<Int>, arrivals: Int
@@ -104,9 +111,7 @@ struct RowsThenExponentialsRegion: ParallelWork {
     func run(part k: Int) {
         first.run(part: k)
         ad_barrier_arrive_and_wait(barrier, arrivals)
-        var sum: Float = 0
-        for j in 0..<first.heads.parts { sum += first.secondParts[j] }
-        let t = 2 * temperatureHead.output(sum)
+        let t = first.heads.temperature(secondParts: first.secondParts)
         if k == 0 { temperature.pointee = t }
         (tops + k).initialize(to: first.passes.exponentialsAndTop5(part: k, maxLogit: maxLogit, temperature: t))
     }

@@ -22,6 +22,11 @@ void ad_gemm_q16(int format, const void *w, long row_bytes, int cols, int r0, in
                  const int16_t *qx, const float *dx, const float *sx, int tokens,
                  float *y, long ldy);
 
+/// maxima[t] = max(maxima[t], y[t * ldy + r] for r0 <= r < r1) for every token, NaN never
+/// winning: the largest logits that a product's kernel did not take as it wrote them (the
+/// packed VNNI kernels do, from their registers).
+void ad_rows_maxima(const float *y, long ldy, int r0, int r1, int tokens, float *maxima);
+
 /// Asks for the `bytes` bytes at p to be brought into the L1 cache (prefetcht0 per 64-byte line):
 /// Swift has no prefetch instruction. Prefetches never fault, so p may run past an allocation.
 static inline void ad_prefetch(const void *p, long bytes) {
