@@ -249,22 +249,26 @@ public final class LlamaModel: @unchecked Sendable {
     private static let parallelQuantizeRows = 16
 
     /// The LM head over final hidden states [N, hidden] (already normalised): logits [N, vocab].
-    public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] { logitsAndMaxima(hidden: hidden, workspace: ws).values }
+    /// (Without the rows' maxima: the callers here, training and teacher forcing, do not decode.)
+    public func logits(hidden: [Float], workspace ws: Workspace) -> [Float] {
+        logitsAndMaxima(hidden: hidden, workspace: ws, maxima: false).values
+    }
 
-    /// The logits and each row's largest logit, which the LM head's threads take as they go (the
-    /// AutoDeco statistics need it, and a pass of their own over the logits would read them from
-    /// memory: the LM head's weights evict them from the caches).
-    func logitsAndMaxima(hidden: [Float], workspace ws: Workspace) -> (values: [Float], maxima: [Float]) {
+    /// The logits and, with `maxima`, each row's largest logit, which the LM head's threads take
+    /// as they go (the AutoDeco statistics need it, and a pass of their own over the logits would
+    /// read them from memory: the LM head's weights evict them from the caches).
+    func logitsAndMaxima(hidden: [Float], workspace ws: Workspace, maxima wanted: Bool = true) -> (values: [Float], maxima: [Float]) {
         let n = hidden.count / config.hidden
         guard n > 0 else { return ([], []) }
         let threads = pool.threadCount
-        var maxima = [Float](repeating: -.infinity, count: n)
+        var maxima = [Float](repeating: -.infinity, count: wanted ? n : 0)
         // Not zero-filled first: the LM head writes every entry, each thread its own rows (a
         // zero-fill on the calling thread would pull the other thread's rows through its cache).
         let values = hidden.withUnsafeBufferPointer { h in
             [Float](unsafeUninitializedCapacity: n * config.vocab) { l, count in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: threads * n) { perThread in
-                    lmHead(h.baseAddress!, rows: n, into: l.baseAddress!, maxima: perThread.baseAddress!, workspace: ws)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: wanted ? threads * n : 0) { perThread in
+                    lmHead(h.baseAddress!, rows: n, into: l.baseAddress!, maxima: wanted ? perThread.baseAddress! : nil, workspace: ws)
+                    guard wanted else { return }
                     for k in 0..<threads {
                         for t in 0..<n where perThread[k * n + t] > maxima[t] { maxima[t] = perThread[k * n + t] }
                     }
@@ -275,9 +279,9 @@ public final class LlamaModel: @unchecked Sendable {
         return (values, maxima)
     }
 
-    /// `maxima`: [threads, n], each thread's largest logit of each row.
+    /// `maxima`: [threads, n] or nil, each thread's largest logit of each row.
     private func lmHead(_ hidden: UnsafePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>,
-                        maxima: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
+                        maxima: UnsafeMutablePointer<Float>?, workspace ws: Workspace) {
         guard n > 0 else { return }
         ws.prepare(tokens: n, context: 0)  // the integer path's activation buffers hold n rows
         linear(ProductList((weights.output, out)), input: hidden, tokens: n, ws: ws, maxima: maxima)
