@@ -85,8 +85,8 @@ static inline void top5_insert(float *top, float v) {
 }
 
 /// The exponentials' pass, compiled twice (`top` a constant NULL or not, after inlining): with
-/// `top` it also merges the five largest x into it and asks for x 4 KB ahead (x then comes from
-/// memory: the LM head's weights evicted the logits).
+/// `top` it also merges the five largest x into it and asks for x 4 KB ahead (the first pass over
+/// the logits after the forward pass).
 AVX512 static inline __attribute__((always_inline)) float store_exp(const float *x, int n, float shift, float scale, float *out,
                                                                     const void *ahead, long ahead_bytes, float *top) {
     const __m512 s = _mm512_set1_ps(shift), k = _mm512_set1_ps(scale);

@@ -53,7 +53,7 @@ public final class AutoDecoController: DecodingController {
     /// The same decision, the sampler's weights written over the logits (their lines are in the
     /// caches from the exponentials' pass; the scratch buffer's would first be read from memory:
     /// 3 µs). With `maxLogit` (the LM head's kernel took it) the exponentials' pass also finds
-    /// the top five, instead of a pass of its own over logits that are cold by then: the same
+    /// the top five, instead of a pass of its own over the logits (4-5 µs per thread): the same
     /// decision to the bit. Another value near the maximum shifts the weights, and the decision
     /// only by float rounding (while the exponentials stay finite).
     public func decide(hidden: UnsafeBufferPointer<Float>, consuming logits: UnsafeMutableBufferPointer<Float>,

@@ -79,7 +79,7 @@ struct ExponentialsRegion: ParallelWork {
 
 /// Region 3: the moments, each thread asking meanwhile for its part of the top-p head's rows (the
 /// pass is bound by its logarithms, so memory delivers them for free; asked for during the
-/// exponentials, which read cold logits, they cost 1.4 µs more per decision), then those rows
+/// exponentials, the first pass over the logits, they cost 1.4 µs more per decision), then those rows
 /// (the hidden-state columns) from the caches.
 struct MomentsRegion: ParallelWork {
     let heads: DecisionRows

@@ -87,7 +87,7 @@ public struct LogitFeatures: Sendable, Equatable {
 
         /// `exponentials` and the part's five largest logits in one pass, for a caller that knows
         /// the largest logit beforehand (the LM head's kernel took it): the top-5 scan, the first
-        /// read of logits the LM head's weights had evicted, was 4-5 µs per thread on its own.
+        /// pass over the logits after the forward pass, was 4-5 µs per thread on its own.
         public func exponentialsAndTop5(part k: Int, maxLogit m: Float, temperature t: Float,
                                         prefetching: UnsafeRawBufferPointer? = nil) -> Top5 {
             let r = slice(k)

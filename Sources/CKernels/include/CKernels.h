@@ -76,7 +76,7 @@ void ad_pack16(int format, const void *w, long row_bytes, int rows, int cols, in
 /// not forced), else a portable loop with the same arithmetic (bit-identical results). With
 /// `maxima` ([tokens], or NULL), maxima[t] becomes the largest of itself and token t's outputs:
 /// the VNNI path takes each 16-row group's while it is in L1 (the LM head's maxima, which the
-/// AutoDeco statistics need, would otherwise cost a pass over logits evicted by then).
+/// AutoDeco statistics need, would otherwise cost a pass of their own over the logits).
 void ad_gemm_packed16(int format, const void *packed, int cols, int r0, int r1,
                       const int16_t *qx, const float *dx, const float *sx, int tokens, float *y, long ldy,
                       float *maxima);
@@ -132,7 +132,7 @@ float ad_store_exp_avx512(const float *x, int n, float shift, float scale, float
 /// ad_store_exp_avx512 that also merges the five largest x into top[5] (descending; start it at
 /// -inf), reading x once: where the exponentials' shift (the largest logit) is known beforehand,
 /// from the LM head's kernel, this replaces a separate pass over the logits. The x are asked for
-/// 4 KB ahead (they come from memory after the LM head).
+/// 4 KB ahead (the first pass over them after the forward pass).
 float ad_store_exp_top5_avx512(const float *x, int n, float shift, float scale, float *out,
                                const void *ahead, long ahead_bytes, float *top);
 
